@@ -1,0 +1,180 @@
+// Package store is memflow's persistence seam: one Store interface with two
+// implementations, Postgres (pgx/v5) and an embedded SQLite file
+// (modernc.org/sqlite). It also owns entity memory: the ten commands that
+// change an entity document atomically, and queries over entity documents.
+//
+// store is a leaf: it imports nothing of the engine (no dsl, compiler or
+// runtime). The runtime calls it; it never calls back.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Implementations wrap them with %w and detail.
+var (
+	ErrNotFound = errors.New("not found")
+	// ErrCommand marks a command that cannot apply to the document (wrong
+	// type at a path, index out of range). *CommandError wraps it.
+	ErrCommand = errors.New("command cannot apply")
+	// ErrPath marks a malformed path. *PathError wraps it.
+	ErrPath = errors.New("invalid path")
+)
+
+// Job statuses stored in jobs.status.
+const (
+	StatusRunning   = "running"
+	StatusCompleted = "completed"
+	StatusFailed    = "failed"
+	StatusCancelled = "cancelled"
+)
+
+// Job is one workflow instance: a row of the jobs table.
+type Job struct {
+	ID          string          // workflow id, primary key
+	Entity      string          // entity type
+	Context     json.RawMessage // the entity document (JSON); "null" or {} when empty
+	Status      string          // Status* constants
+	Flow        string          // workflow name
+	Version     string          // flow version the instance is pinned to
+	TaskQueue   string          //
+	Input       json.RawMessage // start arguments
+	State       json.RawMessage // the runtime's private cursor state (opaque to the store)
+	Result      json.RawMessage // set when completed
+	Error       string          // set when failed or cancelled
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	CompletedAt *time.Time
+}
+
+// Task is a unit of work on a queue: "advance this instance". Timers are tasks
+// with a due time in the future.
+type Task struct {
+	ID         int64 // assigned by the store on enqueue
+	JobID      string
+	Queue      string
+	Kind       string          // runtime-defined
+	Payload    json.RawMessage // runtime-defined
+	DueAt      time.Time       // zero means now
+	Attempts   int             // incremented by each claim
+	LeaseUntil time.Time       // set by Claim
+	Worker     string          // set by Claim
+}
+
+// ClaimParams asks for up to Limit due tasks from Queues (empty: any queue),
+// leased to Worker until Now+Lease. Tasks whose lease expired are claimable.
+type ClaimParams struct {
+	Queues []string
+	Limit  int
+	Lease  time.Duration
+	Worker string
+	Now    time.Time
+}
+
+// HistoryEvent is one row of an instance's history: one per committed step
+// transition (and for start, signal, cancel, completion).
+type HistoryEvent struct {
+	JobID  string
+	Seq    int64 // assigned by the store, increasing per job
+	At     time.Time
+	Kind   string          // e.g. "started", "step", "completed", "failed"
+	Thread string          // runtime-defined thread id ("" main)
+	Step   string          // step id or state label
+	State  int             // state number
+	Detail json.RawMessage // output, error, ...
+}
+
+// FlowVersion is a compiled flow stored in the database so any worker can
+// resume an instance pinned to it.
+type FlowVersion struct {
+	Name      string // workflow name
+	Version   string // canonical hash
+	Program   json.RawMessage
+	File      string
+	CreatedAt time.Time
+}
+
+// Filter selects entity documents in Find: all conditions must hold.
+type Filter []Condition
+
+// Condition compares the value at Path (dotted, as in commands) with Value.
+// Op is one of "=", "!=", "<", "<=", ">", ">=". Values are always bound as
+// parameters; paths are validated and never spliced into SQL as given.
+type Condition struct {
+	Path  string
+	Op    string
+	Value any
+}
+
+// FindParams adds paging to Find.
+type FindParams struct {
+	Limit  int // 0: 100
+	Offset int
+}
+
+// Store is one app's persistence (one Postgres schema, or one SQLite file).
+// Open provisions the schema (idempotent, safe under concurrency).
+type Store interface {
+	// Dialect is "postgres" or "sqlite".
+	Dialect() string
+	// App is the app id the store was opened for.
+	App() string
+	Close() error
+
+	// InTx runs fn in one transaction: committed if fn returns nil, rolled
+	// back otherwise. Row locks taken inside (GetJob forUpdate) are held to
+	// the end. Transient serialization/deadlock failures are retried.
+	InTx(ctx context.Context, fn func(tx Tx) error) error
+
+	// ClaimTasks leases due tasks (FOR UPDATE SKIP LOCKED on Postgres) in its
+	// own transaction and returns them with Attempts incremented.
+	ClaimTasks(ctx context.Context, p ClaimParams) ([]Task, error)
+
+	// Wakeups delivers a queue name when tasks were enqueued on it (LISTEN/
+	// NOTIFY on Postgres, in-process on SQLite). The channel closes when ctx
+	// ends. Delivery is best-effort: pollers must also poll with a timeout.
+	Wakeups(ctx context.Context) (<-chan string, error)
+
+	// Read side (own transaction).
+	GetJob(ctx context.Context, id string) (*Job, error)
+	History(ctx context.Context, jobID string) ([]HistoryEvent, error)
+	Find(ctx context.Context, entityType string, f Filter, p FindParams) ([]Job, error)
+	// CreateIndex makes a partial expression index on jobs for field (a
+	// dotted path) restricted to entity = entityType. Idempotent.
+	CreateIndex(ctx context.Context, entityType, field string) error
+	GetFlowVersion(ctx context.Context, name, version string) (*FlowVersion, error)
+	// LatestFlowVersion is the most recently saved version of name.
+	LatestFlowVersion(ctx context.Context, name string) (*FlowVersion, error)
+	ListFlowVersions(ctx context.Context) ([]FlowVersion, error)
+	SaveFlowVersion(ctx context.Context, v FlowVersion) error
+}
+
+// Tx is the set of writes the runtime commits together.
+type Tx interface {
+	// InsertJob creates the job; if the id exists it returns (false, nil)
+	// and writes nothing (idempotent start).
+	InsertJob(ctx context.Context, j Job) (created bool, err error)
+	// GetJob reads a job; with forUpdate it locks the row until commit.
+	GetJob(ctx context.Context, id string, forUpdate bool) (*Job, error)
+	// UpdateJob writes the mutable fields of j (Context, Status, State,
+	// Result, Error, CompletedAt); UpdatedAt is set by the store.
+	UpdateJob(ctx context.Context, j *Job) error
+	// Apply locks the job row, applies cmds in order to its entity document
+	// and writes it; if any command cannot apply, it returns an error and
+	// writes nothing. It returns the new document.
+	Apply(ctx context.Context, jobID string, cmds []Command) (json.RawMessage, error)
+
+	EnqueueTasks(ctx context.Context, tasks []Task) error
+	// DeleteTask removes a claimed task; false if it was already gone (another
+	// worker finished it), in which case the caller must roll back.
+	DeleteTask(ctx context.Context, id int64) (bool, error)
+	// RescheduleTask releases a claimed task to run again at dueAt.
+	RescheduleTask(ctx context.Context, id int64, dueAt time.Time) error
+	// DeleteJobTasks removes every task of a job (cancel, completion).
+	DeleteJobTasks(ctx context.Context, jobID string) error
+
+	AppendHistory(ctx context.Context, events []HistoryEvent) error
+}
