@@ -80,6 +80,15 @@ func (c *loader) mapping(n dsl.Node, what string, allowed []string) bool {
 	return true
 }
 
+// knownKeys reports keys of map n that are not in allowed.
+func (c *loader) knownKeys(n dsl.Node, what string, allowed []string) {
+	for _, p := range n.Pairs() {
+		if k := p.Key.Text(); !contains(allowed, k) {
+			c.errorf(p.Key, "unknown key %q in %s%s", k, what, didYouMean(k, allowed))
+		}
+	}
+}
+
 func article(n dsl.Node) string {
 	t := n.TypeName()
 	switch t {
