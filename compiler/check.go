@@ -15,6 +15,7 @@ import (
 	"github.com/expr-lang/expr/parser"
 	"github.com/memflow/memflow/dsl"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 )
 
 // topNames are the names every expression sees.
@@ -302,10 +303,31 @@ func CompileSchema(data []byte) (*jsonschema.Schema, error) {
 	return comp.Compile(url)
 }
 
-// Leaves returns the innermost errors of a validation error.
+// Leaves returns the innermost errors of a validation error. Of the
+// alternatives of a failed anyOf or oneOf, only the best match is kept: the
+// one whose errors reach deepest into the instance (it matched the most),
+// then the one with the fewest errors.
 func Leaves(ve *jsonschema.ValidationError) []*jsonschema.ValidationError {
 	if len(ve.Causes) == 0 {
 		return []*jsonschema.ValidationError{ve}
+	}
+	switch ve.ErrorKind.(type) {
+	case *kind.PropertyNames:
+		return []*jsonschema.ValidationError{ve} // its causes locate nothing
+	case *kind.AnyOf, *kind.OneOf:
+		var best []*jsonschema.ValidationError
+		bestDepth := -1
+		for _, c := range ve.Causes {
+			l := Leaves(c)
+			d := 0
+			for _, e := range l {
+				d = max(d, len(e.InstanceLocation))
+			}
+			if d > bestDepth || (d == bestDepth && len(l) < len(best)) {
+				best, bestDepth = l, d
+			}
+		}
+		return best
 	}
 	var out []*jsonschema.ValidationError
 	for _, c := range ve.Causes {

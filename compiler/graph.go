@@ -526,6 +526,9 @@ func (b *builder) switchStep(st *State, v dsl.Node, next, catch int, sc *scope) 
 			if w, wk := arm.Get("when"); wk.Exists() {
 				c.errorf(w, "a `default` case has no `when`")
 			}
+			if d.Kind() == dsl.Sequence && len(d.Items()) == 0 {
+				c.errorf(d, "default is empty: give at least one step, or leave `default:` out")
+			}
 			defaultAt = len(arms)
 			arms = append(arms, d)
 			whens = append(whens, dsl.Node{})

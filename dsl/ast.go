@@ -554,3 +554,18 @@ func (n Node) At(path []string) Node {
 	}
 	return cur
 }
+
+// KeyAt is like At, but when the pointer names a value of a mapping it
+// returns that value's key (where a human looks for "this entry").
+func (n Node) KeyAt(path []string) Node {
+	if len(path) == 0 {
+		return n
+	}
+	parent := n.At(path[:len(path)-1])
+	if parent.Kind() == Mapping {
+		if _, k := parent.Get(path[len(path)-1]); k.Exists() {
+			return k
+		}
+	}
+	return n.At(path)
+}
