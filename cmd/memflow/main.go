@@ -1,12 +1,164 @@
 // Command memflow runs, validates and inspects memflow flows.
+//
+// Every command that touches a database takes --db (else MEMFLOW_DATABASE_URL,
+// else DATABASE_URL, else the embedded default sqlite:.memflow/memflow.db) and
+// --app (default "memflow"). Results print as JSON on stdout; progress and
+// errors go to stderr. Exit status: 0 success, 1 a failed workflow or an
+// invalid flow, 2 a usage error.
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/memflow/memflow"
+	"github.com/memflow/memflow/flows/demo"
+	"github.com/spf13/cobra"
 )
 
 func main() {
-	fmt.Fprintln(os.Stderr, "memflow: not yet built")
-	os.Exit(2)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// exitError carries an exit status.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErr(format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
+}
+
+// run executes the CLI and returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "memflow:", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	var fe *memflow.FlowError
+	var we *memflow.WorkflowError
+	if errors.As(err, &fe) || errors.As(err, &we) {
+		return 1
+	}
+	return 1
+}
+
+// globals are the flags every database command shares.
+type globals struct {
+	db  string
+	app string
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "memflow",
+		Short:         "memflow runs durable workflows written in YAML",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("%v", err) })
+	root.PersistentFlags().StringVar(&g.db, "db", "", "database URL (postgres://... or sqlite:PATH); default $MEMFLOW_DATABASE_URL, $DATABASE_URL, then "+memflow.DefaultDatabase)
+	root.PersistentFlags().StringVar(&g.app, "app", memflow.DefaultApp, "app id (Postgres schema)")
+	root.AddCommand(
+		newRunCmd(g), newWorkerCmd(g), newStartCmd(g), newHookCmd(g), newSignalCmd(g), newResultCmd(g),
+		newGetCmd(g), newHistoryCmd(g), newFindCmd(g), newIndexCmd(g), newCancelCmd(g), newFlowsCmd(g),
+		newMigrateCmd(g),
+	)
+	return root
+}
+
+// args checks the number of positional arguments, as a usage error.
+func args(min, max int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if len(a) < min || (max >= 0 && len(a) > max) {
+			return usageErr("%s: wrong number of arguments\nusage: %s", cmd.Name(), cmd.UseLine())
+		}
+		return nil
+	}
+}
+
+func (g *globals) url() string {
+	for _, u := range []string{g.db, os.Getenv("MEMFLOW_DATABASE_URL"), os.Getenv("DATABASE_URL")} {
+		if u != "" {
+			return u
+		}
+	}
+	return memflow.DefaultDatabase
+}
+
+// open opens the engine with the demo activities registered.
+func (g *globals) open(ctx context.Context, logw io.Writer) (*memflow.Engine, error) {
+	logger := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	eng, err := memflow.Open(ctx, g.url(), memflow.Config{App: g.app, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	if err := demo.Register(eng); err != nil {
+		eng.Close()
+		return nil, err
+	}
+	return eng, nil
+}
+
+// withEngine runs fn with an open engine and closes it.
+func (g *globals) withEngine(cmd *cobra.Command, fn func(ctx context.Context, eng *memflow.Engine) error) error {
+	ctx := cmd.Context()
+	eng, err := g.open(ctx, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	return fn(ctx, eng)
+}
+
+// parseJSON reads a --args/--data flag value.
+func parseJSON(flag, s string) (any, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		return nil, usageErr("--%s is not valid JSON: %v", flag, err)
+	}
+	return v, nil
+}
+
+// printJSON writes v as indented JSON to stdout.
+func printJSON(w io.Writer, v any) error {
+	if raw, ok := v.(json.RawMessage); ok {
+		var x any
+		if json.Unmarshal(raw, &x) == nil {
+			v = x
+		}
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(w, string(b))
+	return err
 }

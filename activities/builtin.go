@@ -1,0 +1,157 @@
+package activities
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MaxHTTPResponse bounds the body http.request reads.
+const MaxHTTPResponse = 1 << 20
+
+type loggerKey struct{}
+
+// WithLogger returns ctx carrying the logger the `log` activity writes to.
+func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey{}, l)
+}
+
+// LogArgs are the arguments of the `log` activity.
+type LogArgs struct {
+	Message string         `json:"message"`
+	Level   string         `json:"level,omitempty"` // debug, info (default), warn, error
+	Fields  map[string]any `json:"fields,omitempty"`
+}
+
+func logActivity(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
+	var a LogArgs
+	if err := json.Unmarshal(raw, &a); err != nil {
+		// A bare string or other value is logged as is.
+		a.Message = string(raw)
+	}
+	l, _ := ctx.Value(loggerKey{}).(*slog.Logger)
+	if l == nil {
+		return json.RawMessage("null"), nil
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(a.Level)); a.Level == "" || err != nil {
+		lvl = slog.LevelInfo
+	}
+	attrs := []any{}
+	if info, ok := InfoFrom(ctx); ok {
+		attrs = append(attrs, "workflow", info.WorkflowID, "step", info.StepID)
+	}
+	for k, v := range a.Fields {
+		attrs = append(attrs, k, v)
+	}
+	l.Log(ctx, lvl, a.Message, attrs...)
+	return json.RawMessage("null"), nil
+}
+
+// HTTPArgs are the arguments of `http.request`.
+type HTTPArgs struct {
+	Method  string            `json:"method"` // default GET
+	URL     string            `json:"url"`
+	Headers map[string]string `json:"headers,omitempty"`
+	// Body is sent as is when a string, else as JSON.
+	Body    any    `json:"body,omitempty"`
+	Timeout string `json:"timeout,omitempty"` // Go duration; default 30s
+}
+
+// HTTPResult is the result of `http.request`. Body is decoded JSON when the
+// response says application/json, else the text.
+type HTTPResult struct {
+	Status  int               `json:"status"`
+	Headers map[string]string `json:"headers"`
+	Body    any               `json:"body"`
+}
+
+func defaultHTTPClient() *http.Client { return &http.Client{} }
+
+func httpActivity(client *http.Client) Func {
+	return func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
+		var a HTTPArgs
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return nil, NonRetryable(&Error{Type: "InvalidArguments", Message: fmt.Sprintf("http.request: %v", err)})
+		}
+		if a.Method == "" {
+			a.Method = http.MethodGet
+		}
+		if !strings.HasPrefix(a.URL, "http://") && !strings.HasPrefix(a.URL, "https://") {
+			return nil, NonRetryable(&Error{Type: "InvalidArguments", Message: fmt.Sprintf("http.request: url %q must start with http:// or https://", a.URL)})
+		}
+		timeout := 30 * time.Second
+		if a.Timeout != "" {
+			d, err := time.ParseDuration(a.Timeout)
+			if err != nil || d <= 0 {
+				return nil, NonRetryable(&Error{Type: "InvalidArguments", Message: fmt.Sprintf("http.request: timeout %q is not a positive duration", a.Timeout)})
+			}
+			timeout = d
+		}
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		var body io.Reader
+		switch b := a.Body.(type) {
+		case nil:
+		case string:
+			body = strings.NewReader(b)
+		default:
+			enc, err := json.Marshal(b)
+			if err != nil {
+				return nil, NonRetryable(fmt.Errorf("http.request: encode body: %w", err))
+			}
+			body = bytes.NewReader(enc)
+			if a.Headers["Content-Type"] == "" {
+				if a.Headers == nil {
+					a.Headers = map[string]string{}
+				}
+				a.Headers["Content-Type"] = "application/json"
+			}
+		}
+		req, err := http.NewRequestWithContext(ctx, strings.ToUpper(a.Method), a.URL, body)
+		if err != nil {
+			return nil, NonRetryable(&Error{Type: "InvalidArguments", Message: fmt.Sprintf("http.request: %v", err)})
+		}
+		for k, v := range a.Headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("http.request %s %s: %w", req.Method, a.URL, err)
+		}
+		defer resp.Body.Close()
+		data, err := io.ReadAll(io.LimitReader(resp.Body, MaxHTTPResponse+1))
+		if err != nil {
+			return nil, fmt.Errorf("http.request %s %s: read body: %w", req.Method, a.URL, err)
+		}
+		if len(data) > MaxHTTPResponse {
+			return nil, NonRetryable(&Error{Type: "ResponseTooLarge", Message: fmt.Sprintf("http.request %s %s: response body exceeds %d bytes", req.Method, a.URL, MaxHTTPResponse)})
+		}
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
+			err := &Error{Type: "HTTPStatus", Message: fmt.Sprintf("http.request %s %s: status %d", req.Method, a.URL, resp.StatusCode)}
+			if s, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && s > 0 {
+				return nil, RetryAfter(time.Duration(s)*time.Second, err)
+			}
+			return nil, err
+		}
+		res := HTTPResult{Status: resp.StatusCode, Headers: map[string]string{}}
+		for k := range resp.Header {
+			res.Headers[k] = resp.Header.Get(k)
+		}
+		res.Body = string(data)
+		if strings.Contains(resp.Header.Get("Content-Type"), "json") {
+			var v any
+			if json.Unmarshal(data, &v) == nil {
+				res.Body = v
+			}
+		}
+		return json.Marshal(res)
+	}
+}

@@ -1,0 +1,326 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/memflow/memflow"
+	"github.com/memflow/memflow/internal/store"
+	"github.com/spf13/cobra"
+)
+
+func newWorkerCmd(g *globals) *cobra.Command {
+	var flows []string
+	var queues []string
+	var concurrency int
+	var watch bool
+	cmd := &cobra.Command{
+		Use:   "worker --flows DIR",
+		Short: "Load flows and work on tasks until interrupted",
+		Args:  args(0, 0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
+				if len(flows) > 0 {
+					if err := eng.LoadFlows(ctx, flows...); err != nil {
+						return err
+					}
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "worker serving %v (workflows: %v)\n", queuesOrAll(queues), eng.Workflows())
+				if watch && len(flows) > 0 {
+					go watchFlows(ctx, eng, flows, cmd.ErrOrStderr())
+				}
+				return eng.Run(ctx, memflow.WorkerConfig{Queues: queues, Concurrency: concurrency})
+			})
+		},
+	}
+	cmd.Flags().StringSliceVar(&flows, "flows", nil, "flow files or folders to load (stored workflows run without)")
+	cmd.Flags().StringSliceVar(&queues, "queue", nil, "task queues to serve (default all)")
+	cmd.Flags().IntVar(&concurrency, "concurrency", 10, "tasks in flight at once")
+	cmd.Flags().BoolVar(&watch, "watch", false, "reload flow files when they change")
+	return cmd
+}
+
+func queuesOrAll(q []string) any {
+	if len(q) == 0 {
+		return "all queues"
+	}
+	return q
+}
+
+func newStartCmd(g *globals) *cobra.Command {
+	var argsJSON, id string
+	cmd := &cobra.Command{
+		Use:   "start WORKFLOW",
+		Short: "Start a workflow (newest stored version) and print its id",
+		Args:  args(1, 1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			input, err := parseJSON("args", argsJSON)
+			if err != nil {
+				return err
+			}
+			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
+				var opts []memflow.StartOption
+				if id != "" {
+					opts = append(opts, memflow.WithID(id))
+				}
+				wid, err := eng.Start(ctx, a[0], input, opts...)
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintln(cmd.OutOrStdout(), wid)
+				return err
+			})
+		},
+	}
+	cmd.Flags().StringVar(&argsJSON, "args", "", "start arguments (JSON)")
+	cmd.Flags().StringVar(&id, "id", "", "workflow id (default: generated; an existing id is returned as is)")
+	return cmd
+}
+
+func newHookCmd(g *globals) *cobra.Command {
+	var argsJSON string
+	cmd := &cobra.Command{
+		Use:   "hook ID HOOK",
+		Short: "Start a hook on a running instance's entity",
+		Args:  args(2, 2),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			input, err := parseJSON("args", argsJSON)
+			if err != nil {
+				return err
+			}
+			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
+				return eng.Hook(ctx, a[0], a[1], input)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&argsJSON, "args", "", "hook arguments (JSON)")
+	return cmd
+}
+
+func newSignalCmd(g *globals) *cobra.Command {
+	var dataJSON string
+	cmd := &cobra.Command{
+		Use:   "signal ID NAME",
+		Short: "Send a signal to an instance (kept until a wait receives it)",
+		Args:  args(2, 2),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			data, err := parseJSON("data", dataJSON)
+			if err != nil {
+				return err
+			}
+			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
+				return eng.Signal(ctx, a[0], a[1], data)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&dataJSON, "data", "", "signal data (JSON)")
+	return cmd
+}
+
+func newResultCmd(g *globals) *cobra.Command {
+	var wait bool
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "result ID",
+		Short: "Print an instance's result (exit 1 if it failed)",
+		Args:  args(1, 1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
+				if wait {
+					if timeout > 0 {
+						var cancel context.CancelFunc
+						ctx, cancel = context.WithTimeout(ctx, timeout)
+						defer cancel()
+					}
+					res, err := eng.Result(ctx, a[0])
+					if err != nil {
+						return err
+					}
+					return printJSON(cmd.OutOrStdout(), res)
+				}
+				in, err := eng.Get(ctx, a[0])
+				if err != nil {
+					return err
+				}
+				switch in.Status {
+				case memflow.StatusCompleted:
+					return printJSON(cmd.OutOrStdout(), in.Result)
+				case memflow.StatusRunning:
+					return fmt.Errorf("workflow %q is still running (use --wait)", a[0])
+				}
+				return &memflow.WorkflowError{ID: in.ID, Status: in.Status, Message: in.Error}
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait until the instance ends")
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "with --wait: give up after this long")
+	return cmd
+}
+
+func newGetCmd(g *globals) *cobra.Command {
+	var full bool
+	cmd := &cobra.Command{
+		Use:   "get ID [PATH]",
+		Short: "Print an instance's entity document, or the value at PATH",
+		Args:  args(1, 2),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
+				in, err := eng.Get(ctx, a[0])
+				if err != nil {
+					return err
+				}
+				if full {
+					return printJSON(cmd.OutOrStdout(), in)
+				}
+				if len(a) == 1 {
+					return printJSON(cmd.OutOrStdout(), in.Entity)
+				}
+				doc, err := store.DecodeJSON(in.Entity)
+				if err != nil {
+					return err
+				}
+				v, ok, err := store.Get(doc, a[1])
+				if err != nil {
+					return usageErr("path %q: %v", a[1], err)
+				}
+				if !ok {
+					return fmt.Errorf("get %s %s: %w", a[0], a[1], memflow.ErrNotFound)
+				}
+				return printJSON(cmd.OutOrStdout(), v)
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&full, "instance", false, "print the whole instance (status, result, error, entity)")
+	return cmd
+}
+
+func newHistoryCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "history ID",
+		Short: "Print an instance's history as JSON",
+		Args:  args(1, 1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
+				evs, err := eng.History(ctx, a[0])
+				if err != nil {
+					return err
+				}
+				if len(evs) == 0 {
+					if _, err := eng.Get(ctx, a[0]); err != nil {
+						return err
+					}
+				}
+				return printJSON(cmd.OutOrStdout(), evs)
+			})
+		},
+	}
+}
+
+func newFindCmd(g *globals) *cobra.Command {
+	var where string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "find ENTITY",
+		Short: `List instances of an entity type, filtered by --where '{"status":"done"}' or '[{"path":"n","op":">","value":1}]'`,
+		Args:  args(1, 1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			conds, err := parseWhere(where)
+			if err != nil {
+				return err
+			}
+			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
+				ins, err := eng.Find(ctx, a[0], conds, memflow.FindOptions{Limit: limit})
+				if err != nil {
+					return err
+				}
+				return printJSON(cmd.OutOrStdout(), ins)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&where, "where", "", "filter: a JSON object of path: value equalities, or a list of {path, op, value}")
+	cmd.Flags().IntVar(&limit, "limit", 100, "most instances to list")
+	return cmd
+}
+
+func parseWhere(s string) ([]memflow.Condition, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var list []memflow.Condition
+	if err := json.Unmarshal([]byte(s), &list); err == nil {
+		return list, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, usageErr("--where must be a JSON object or list of {path, op, value}: %v", err)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		list = append(list, memflow.Where(k, m[k]))
+	}
+	return list, nil
+}
+
+func newIndexCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "index ENTITY FIELD",
+		Short: "Create an index on a field of an entity type's documents",
+		Args:  args(2, 2),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
+				return eng.CreateIndex(ctx, a[0], a[1])
+			})
+		},
+	}
+}
+
+func newCancelCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "cancel ID",
+		Short: "Cancel a running instance, its hooks and children",
+		Args:  args(1, 1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
+				return eng.Cancel(ctx, a[0])
+			})
+		},
+	}
+}
+
+func newFlowsCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "flows",
+		Short: "List the workflow versions stored in the database",
+		Args:  args(0, 0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
+				vs, err := eng.FlowVersions(ctx)
+				if err != nil {
+					return err
+				}
+				return printJSON(cmd.OutOrStdout(), vs)
+			})
+		},
+	}
+}
+
+func newMigrateCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Provision or upgrade the database schema (also done on first use)",
+		Args:  args(0, 0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.withEngine(cmd, func(context.Context, *memflow.Engine) error {
+				fmt.Fprintf(cmd.ErrOrStderr(), "schema of app %q is up to date\n", g.app)
+				return nil
+			})
+		},
+	}
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/memflow/memflow"
+	"github.com/spf13/cobra"
+)
+
+func newRunCmd(g *globals) *cobra.Command {
+	var workflow, argsJSON, id string
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "run FILE",
+		Short: "Load a flow file, run one workflow to its end in-process and print its result",
+		Long: `run loads FILE, starts the workflow (the only one in the file, or --workflow) and
+works on it in this process until it ends, printing each committed step on stderr and the
+result as JSON on stdout. Other processes may signal or hook the instance meanwhile.`,
+		Args: args(1, 1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			input, err := parseJSON("args", argsJSON)
+			if err != nil {
+				return err
+			}
+			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
+				if err := eng.LoadFlows(ctx, a[0]); err != nil {
+					return err
+				}
+				wf, err := pickWorkflow(eng.Workflows(), workflow, a[0])
+				if err != nil {
+					return err
+				}
+				var opts []memflow.StartOption
+				if id != "" {
+					opts = append(opts, memflow.WithID(id))
+				}
+				wid, err := eng.Start(ctx, wf, input, opts...)
+				if err != nil {
+					return err
+				}
+				stderr := cmd.ErrOrStderr()
+				if quiet {
+					stderr = io.Discard
+				}
+				fmt.Fprintf(stderr, "started %s as %s\n", wf, wid)
+				res, err := runToEnd(ctx, eng, wid, stderr)
+				if err != nil {
+					return err
+				}
+				return printJSON(cmd.OutOrStdout(), res)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&workflow, "workflow", "", "workflow to run when the file has several")
+	cmd.Flags().StringVar(&argsJSON, "args", "", "start arguments (JSON)")
+	cmd.Flags().StringVar(&id, "id", "", "workflow id (default: generated); an existing id is resumed")
+	cmd.Flags().BoolVar(&quiet, "quiet", false, "print no progress")
+	return cmd
+}
+
+func pickWorkflow(names []string, want, file string) (string, error) {
+	if want != "" {
+		for _, n := range names {
+			if n == want {
+				return n, nil
+			}
+		}
+		return "", usageErr("no workflow %q in %s (have: %s)", want, file, strings.Join(names, ", "))
+	}
+	switch len(names) {
+	case 0:
+		return "", usageErr("%s defines no workflow", file)
+	case 1:
+		return names[0], nil
+	}
+	return "", usageErr("%s defines several workflows; pick one with --workflow (%s)", file, strings.Join(names, ", "))
+}
+
+// runToEnd works on the instance in-process until it ends, printing
+// committed history events as they appear.
+func runToEnd(ctx context.Context, eng *memflow.Engine, id string, progress io.Writer) (any, error) {
+	wctx, stop := context.WithCancel(ctx)
+	workerDone := make(chan error, 1)
+	go func() {
+		workerDone <- eng.Run(wctx, memflow.WorkerConfig{Poll: 250 * time.Millisecond, Grace: 2 * time.Second})
+	}()
+	defer func() {
+		stop()
+		<-workerDone
+	}()
+	var seen int64
+	start := time.Now()
+	delay := 20 * time.Millisecond
+	for {
+		evs, err := eng.History(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		for _, ev := range evs {
+			if ev.Seq > seen {
+				seen = ev.Seq
+				fmt.Fprintln(progress, formatEvent(ev, start))
+			}
+		}
+		in, err := eng.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if in.Status != memflow.StatusRunning {
+			if in.Status == memflow.StatusCompleted {
+				return in.Result, nil
+			}
+			return nil, &memflow.WorkflowError{ID: id, Status: in.Status, Message: in.Error}
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, errors.New("interrupted; the instance " + id + " resumes when a worker runs")
+		case <-t.C:
+		}
+		delay = min(delay*2, 250*time.Millisecond)
+		if len(evs) > 0 {
+			delay = 20 * time.Millisecond
+		}
+	}
+}
+
+// formatEvent renders one history event as a progress line.
+func formatEvent(ev memflow.Event, start time.Time) string {
+	where := ev.Step
+	if ev.Thread != "" {
+		where = ev.Thread + "/" + ev.Step
+	}
+	detail := string(ev.Detail)
+	if len(detail) > 110 {
+		detail = detail[:107] + "..."
+	}
+	return fmt.Sprintf("%8.3fs  %-14s %-28s %s", time.Since(start).Seconds(), ev.Kind, where, detail)
+}

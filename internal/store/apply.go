@@ -1,0 +1,283 @@
+package store
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+)
+
+// CommandError reports a command that cannot apply to the document: the
+// command, its path, what was found there and why it does not fit.
+type CommandError struct {
+	Op    Op
+	Path  string // the command's path as given
+	Index int    // the array index involved, or -1
+	Found string // what was at the path: `string "abc"`, `nothing`, ...
+	Msg   string // what went wrong, e.g. `found string "abc", want a number`
+}
+
+func (e *CommandError) Error() string {
+	s := string(e.Op) + " " + strconv.Quote(e.Path)
+	if e.Index >= 0 {
+		s += " index " + strconv.Itoa(e.Index)
+	}
+	return s + ": " + e.Msg
+}
+
+func (e *CommandError) Unwrap() error { return ErrCommand }
+
+// action tells the walker what to do with the value at the path.
+type action int
+
+const (
+	keep  action = iota // leave the document unchanged
+	write               // store the returned value at the path
+	drop                // remove the field (or array element) at the path
+)
+
+// leafFunc computes the new value at a path from the current one.
+type leafFunc func(cur any, present bool) (any, action, error)
+
+// ApplyCommands applies cmds in order to doc (a decoded JSON value) and
+// returns the new document. doc is never modified: the commands work on a
+// copy, so a failing command list leaves the caller's document as it was.
+func ApplyCommands(doc any, cmds []Command) (any, error) {
+	work := clone(doc)
+	for _, c := range cmds {
+		var err error
+		work, err = applyOne(work, c)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return work, nil
+}
+
+// Get reads the value at path; ok is false when nothing is there.
+func Get(doc any, path string) (v any, ok bool, err error) {
+	segs, err := ParsePath(path)
+	if err != nil {
+		return nil, false, err
+	}
+	cur, present := doc, true
+	for _, s := range segs {
+		switch x := cur.(type) {
+		case map[string]any:
+			cur, present = x[string(s)]
+		case []any:
+			i, isIdx := s.Index()
+			if !isIdx || i >= len(x) {
+				return nil, false, nil
+			}
+			cur = x[i]
+		default:
+			return nil, false, nil
+		}
+		if !present {
+			return nil, false, nil
+		}
+	}
+	return cur, true, nil
+}
+
+func applyOne(doc any, c Command) (any, error) {
+	segs, err := ParsePath(c.Path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.Op, err)
+	}
+	cerr := func(found, format string, args ...any) error {
+		return &CommandError{Op: c.Op, Path: c.Path, Index: -1, Found: found, Msg: fmt.Sprintf(format, args...)}
+	}
+	want := func(cur any, present bool, what string) error {
+		d := describe(cur, present)
+		return cerr(d, "found %s, want %s", d, what)
+	}
+	var leaf leafFunc
+	create := true
+	switch c.Op {
+	case OpSet:
+		leaf = func(any, bool) (any, action, error) { return clone(c.Value), write, nil }
+	case OpMerge:
+		leaf = func(cur any, _ bool) (any, action, error) { return mergeValue(cur, c.Value), write, nil }
+	case OpAppend, OpPrepend:
+		leaf = func(cur any, present bool) (any, action, error) {
+			v := clone(c.Value)
+			switch x := cur.(type) {
+			case nil:
+				return []any{v}, write, nil
+			case []any:
+				if c.Op == OpAppend {
+					return append(x, v), write, nil
+				}
+				return append([]any{v}, x...), write, nil
+			}
+			return nil, keep, want(cur, present, "an array")
+		}
+	case OpRemove:
+		create = false
+		idx, _, isInt, ok := asNumber(c.Value)
+		if !ok || !isInt {
+			return nil, cerr("", "index %s is not an integer", describe(c.Value, true))
+		}
+		leaf = func(cur any, present bool) (any, action, error) {
+			arr, ok := cur.([]any)
+			if !ok {
+				return nil, keep, want(cur, present, "an array")
+			}
+			if idx < 0 || idx >= int64(len(arr)) {
+				return nil, keep, &CommandError{Op: c.Op, Path: c.Path, Index: int(idx), Found: describe(cur, true),
+					Msg: fmt.Sprintf("array has %d elements", len(arr))}
+			}
+			out := make([]any, 0, len(arr)-1)
+			out = append(out, arr[:idx]...)
+			return append(out, arr[idx+1:]...), write, nil
+		}
+	case OpIncrement:
+		di, df, dInt, ok := asNumber(c.Value)
+		if !ok {
+			return nil, cerr("", "amount %s is not a number", describe(c.Value, true))
+		}
+		leaf = func(cur any, present bool) (any, action, error) {
+			if !present || cur == nil {
+				cur = 0
+			}
+			ci, cf, cInt, ok := asNumber(cur)
+			if !ok {
+				return nil, keep, want(cur, present, "a number")
+			}
+			if cInt && dInt {
+				if s := ci + di; (di >= 0) == (s >= ci) && int64(int(s)) == s {
+					return int(s), write, nil
+				}
+			}
+			sum := cf + df
+			if math.IsInf(sum, 0) || math.IsNaN(sum) {
+				return nil, keep, cerr(describe(cur, present), "result overflows")
+			}
+			return sum, write, nil
+		}
+	case OpToggle:
+		leaf = func(cur any, present bool) (any, action, error) {
+			if !present || cur == nil {
+				return true, write, nil
+			}
+			b, ok := cur.(bool)
+			if !ok {
+				return nil, keep, want(cur, present, "a boolean")
+			}
+			return !b, write, nil
+		}
+	case OpSetIfNotExists:
+		leaf = func(_ any, present bool) (any, action, error) {
+			if present {
+				return nil, keep, nil
+			}
+			return clone(c.Value), write, nil
+		}
+	case OpDelete:
+		create = false
+		if len(segs) == 0 {
+			return nil, cerr("", "delete needs a path")
+		}
+		leaf = func(_ any, present bool) (any, action, error) {
+			if !present {
+				return nil, keep, nil
+			}
+			return nil, drop, nil
+		}
+	case OpGet:
+		return doc, nil
+	default:
+		return nil, cerr("", "unknown command %q", c.Op)
+	}
+	w := walker{cmd: c, segs: segs, create: create, leaf: leaf}
+	out, _, err := w.walk(doc, doc != nil, 0)
+	return out, err
+}
+
+// walker descends a document along segs and rewrites the leaf in place (the
+// document is already a private copy).
+type walker struct {
+	cmd    Command
+	segs   []Segment
+	create bool
+	leaf   leafFunc
+}
+
+func (w *walker) walk(node any, present bool, depth int) (any, action, error) {
+	if depth == len(w.segs) {
+		return w.leaf(node, present)
+	}
+	seg := w.segs[depth]
+	if node == nil {
+		if !w.create {
+			// Nothing there: the leaf decides (delete is a no-op, remove fails).
+			_, _, err := w.leaf(nil, false)
+			return node, keep, err
+		}
+		node = map[string]any{}
+	}
+	switch x := node.(type) {
+	case map[string]any:
+		child, ok := x[string(seg)]
+		nv, act, err := w.walk(child, ok, depth+1)
+		if err != nil {
+			return nil, keep, err
+		}
+		switch act {
+		case write:
+			x[string(seg)] = nv
+		case drop:
+			delete(x, string(seg))
+		}
+		return x, write, nil
+	case []any:
+		i, ok := seg.Index()
+		if !ok {
+			return nil, keep, w.intermediate(node, depth, fmt.Sprintf("key %q cannot index an array", string(seg)))
+		}
+		if i >= len(x) {
+			return nil, keep, &CommandError{Op: w.cmd.Op, Path: w.cmd.Path, Index: i, Found: describe(x, true),
+				Msg: fmt.Sprintf("array at %s has %d elements", quotePath(w.segs[:depth]), len(x))}
+		}
+		nv, act, err := w.walk(x[i], true, depth+1)
+		if err != nil {
+			return nil, keep, err
+		}
+		switch act {
+		case write:
+			x[i] = nv
+		case drop:
+			x = append(x[:i:i], x[i+1:]...)
+		}
+		return x, write, nil
+	}
+	return nil, keep, w.intermediate(node, depth, "want an object or array")
+}
+
+func (w *walker) intermediate(node any, depth int, msg string) error {
+	d := describe(node, true)
+	at := "the root"
+	if depth > 0 {
+		at = quotePath(w.segs[:depth])
+	}
+	return &CommandError{Op: w.cmd.Op, Path: w.cmd.Path, Index: -1, Found: d,
+		Msg: fmt.Sprintf("found %s at %s, %s", d, at, msg)}
+}
+
+// mergeValue deep-merges src into dst: objects merge key by key, recursively;
+// anything else replaces. dst may be modified (it is a private copy).
+func mergeValue(dst, src any) any {
+	sm, ok := src.(map[string]any)
+	if !ok {
+		return clone(src)
+	}
+	dm, ok := dst.(map[string]any)
+	if !ok {
+		return clone(src)
+	}
+	for k, v := range sm {
+		dm[k] = mergeValue(dm[k], v)
+	}
+	return dm
+}

@@ -1,0 +1,93 @@
+package store
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// dialect holds every difference between the two SQL dialects: how values
+// are encoded as arguments, the few statements whose text differs, and how a
+// JSON path becomes an SQL expression. Everything else is shared SQL.
+type dialect struct {
+	name string
+	// timeArg and jsonArg encode arguments for the column types the dialect
+	// uses (timestamptz/jsonb on Postgres, INTEGER nanos/TEXT on SQLite).
+	timeArg func(time.Time) any
+	jsonArg func([]byte) any
+	// forUpdate locks a row read inside a transaction ("" on SQLite, where
+	// the write transaction already holds the database lock).
+	forUpdate string
+	// claim leases due tasks. $1 lease_until, $2 worker, $3 now, $4 limit,
+	// $5 queues (claimQueues only).
+	claimAny, claimQueues string
+	queuesArg             func([]string) any
+	// notify wakes listeners in the transaction ($1 channel, $2 queue); ""
+	// when wakeups are broadcast in-process after the commit.
+	notify string
+	// fieldExpr renders a validated path as an SQL expression reading the
+	// JSON value there; fieldCond renders one Find condition (find.go).
+	fieldExpr func(segs []Segment) string
+	fieldCond func(segs []Segment, op string, v any, arg func(any) string) (string, error)
+	// createIndex renders CREATE INDEX for (name, field expression, entity literal).
+	createIndex func(name, expr, entity string) string
+}
+
+const taskCols = `id, job_id, queue, kind, payload, due_at, attempts, lease_until, COALESCE(worker, '')`
+
+const claimTail = ` ORDER BY due_at LIMIT $4`
+
+func claimSQL(filter, lock string) string {
+	return `UPDATE tasks SET lease_until = $1, worker = $2, attempts = attempts + 1
+WHERE id IN (SELECT id FROM tasks WHERE ` + filter + `due_at <= $3 AND (lease_until IS NULL OR lease_until < $3)` +
+		claimTail + lock + `)
+RETURNING ` + taskCols
+}
+
+var postgresDialect = dialect{
+	name:        "postgres",
+	timeArg:     func(t time.Time) any { return t.UTC() },
+	jsonArg:     func(b []byte) any { return nullJSON(b) },
+	forUpdate:   " FOR UPDATE",
+	claimAny:    claimSQL("", " FOR UPDATE SKIP LOCKED"),
+	claimQueues: claimSQL("queue = ANY($5) AND ", " FOR UPDATE SKIP LOCKED"),
+	queuesArg:   func(q []string) any { return q },
+	notify:      `SELECT pg_notify($1, $2)`,
+	fieldExpr:   pgFieldExpr,
+	fieldCond:   pgFieldCond,
+	createIndex: func(name, expr, entity string) string {
+		return `CREATE INDEX IF NOT EXISTS ` + quoteIdent(name) + ` ON jobs ((` + expr + `)) WHERE entity = ` + entity
+	},
+}
+
+var sqliteDialect = dialect{
+	name:    "sqlite",
+	timeArg: func(t time.Time) any { return t.UnixNano() },
+	jsonArg: func(b []byte) any {
+		if b == nil {
+			return nil
+		}
+		return string(b)
+	},
+	claimAny:    claimSQL("", ""),
+	claimQueues: claimSQL("queue IN (SELECT value FROM json_each($5)) AND ", ""),
+	queuesArg: func(q []string) any {
+		b, _ := json.Marshal(q)
+		return string(b)
+	},
+	fieldExpr: sqliteFieldExpr,
+	fieldCond: sqliteFieldCond,
+	createIndex: func(name, expr, entity string) string {
+		return `CREATE INDEX IF NOT EXISTS ` + quoteIdent(name) + ` ON jobs (` + expr + `) WHERE entity = ` + entity
+	},
+}
+
+func nullJSON(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
+// quoteIdent double-quotes an identifier that was already validated against
+// a strict charset (so it holds no quote).
+func quoteIdent(s string) string { return `"` + s + `"` }

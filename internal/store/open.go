@@ -1,0 +1,161 @@
+package store
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	now func() time.Time
+}
+
+// WithClock replaces time.Now as the store's clock (task due times, job and
+// history timestamps when the caller leaves them zero).
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+var appIDPattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
+
+// ValidateApp checks an app id: a lowercase letter, then up to 62 lowercase
+// letters, digits, '_' or '-'.
+func ValidateApp(app string) error {
+	if !appIDPattern.MatchString(app) {
+		return fmt.Errorf("invalid app id %q: want a lowercase letter then up to 62 of a-z, 0-9, '_', '-'", app)
+	}
+	return nil
+}
+
+// SchemaName is the Postgres schema of an app: the app id with '-' as '_'.
+func SchemaName(app string) string { return strings.ReplaceAll(app, "-", "_") }
+
+// Open opens (and provisions, idempotently) the store for app at url:
+// postgres:// or postgresql:// for Postgres; sqlite:PATH, sqlite://PATH or a
+// bare path ending in .db for an SQLite file.
+func Open(ctx context.Context, url, app string, opts ...Option) (Store, error) {
+	if err := ValidateApp(app); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	o := options{now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	switch {
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return openPostgres(ctx, url, app, o)
+	case strings.HasPrefix(url, "sqlite://"):
+		return openSQLite(ctx, strings.TrimPrefix(url, "sqlite://"), app, o)
+	case strings.HasPrefix(url, "sqlite:"):
+		return openSQLite(ctx, strings.TrimPrefix(url, "sqlite:"), app, o)
+	case strings.HasSuffix(url, ".db") && !strings.Contains(url, "://"):
+		return openSQLite(ctx, url, app, o)
+	}
+	return nil, fmt.Errorf("open store: unsupported database url %q (want postgres://..., sqlite:PATH or a path ending in .db)", redact(url))
+}
+
+// redact hides a password in a URL for messages.
+func redact(url string) string {
+	at := strings.LastIndex(url, "@")
+	scheme := strings.Index(url, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return url
+	}
+	creds := url[scheme+3 : at]
+	if i := strings.Index(creds, ":"); i >= 0 {
+		return url[:scheme+3] + creds[:i] + ":xxxxx" + url[at:]
+	}
+	return url
+}
+
+// lockKey derives the advisory lock key of a schema.
+func lockKey(name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("memflow:" + name))
+	return int64(h.Sum64())
+}
+
+//go:embed sql
+var sqlFiles embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations lists a dialect's numbered migrations (sql/<dialect>/NNNN_*.sql)
+// in order.
+func migrations(dialect string) ([]migration, error) {
+	dir := "sql/" + dialect
+	entries, err := fs.ReadDir(sqlFiles, dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || !strings.HasSuffix(e.Name(), ".sql") {
+			return nil, fmt.Errorf("migration %s/%s: name must be NNNN_name.sql", dir, e.Name())
+		}
+		b, err := sqlFiles.ReadFile(dir + "/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	return out, nil
+}
+
+const migrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL)`
+
+// migrate applies the missing migrations inside tx (the caller holds the
+// provisioning lock).
+func migrate(ctx context.Context, tx querier, dialect string) error {
+	list, err := migrations(dialect)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.exec(ctx, migrationsTable); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	applied := map[int]bool{}
+	r, err := tx.query(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return err
+	}
+	for r.Next() {
+		var v int
+		if err := r.Scan(&v); err != nil {
+			r.Close()
+			return err
+		}
+		applied[v] = true
+	}
+	r.Close()
+	if err := r.Err(); err != nil {
+		return err
+	}
+	for _, m := range list {
+		if applied[m.version] {
+			continue
+		}
+		if _, err := tx.exec(ctx, m.sql); err != nil {
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
+			return fmt.Errorf("record migration %s: %w", m.name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,98 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"sync"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// sqliteBackend runs the store on one SQLite file through one connection:
+// transactions are BEGIN IMMEDIATE, so they serialize in this process and
+// other processes wait on busy_timeout.
+type sqliteBackend struct {
+	db  *sql.DB
+	hub hub
+}
+
+func openSQLite(ctx context.Context, path, app string, o options) (Store, error) {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("open sqlite: invalid path %q", path)
+	}
+	dsn := "file:" + path + "?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	b := &sqliteBackend{db: db}
+	err = b.inTx(ctx, func(q querier) error { return migrate(ctx, q, sqliteDialect.name) })
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: provision: %w", path, err)
+	}
+	return &sqlStore{d: &sqliteDialect, b: b, app: app, now: o.now}, nil
+}
+
+func (b *sqliteBackend) inTx(ctx context.Context, fn func(q querier) error) error {
+	tx, err := b.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(sqlQuerier{tx}); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func (b *sqliteBackend) pool() querier             { return sqlQuerier{b.db} }
+func (b *sqliteBackend) committed(queues []string) { b.hub.broadcast(queues) }
+func (b *sqliteBackend) close() error              { return b.db.Close() }
+func (b *sqliteBackend) wakeups(ctx context.Context) (<-chan string, error) {
+	return b.hub.subscribe(ctx), nil
+}
+
+// hub broadcasts queue names to in-process subscribers.
+type hub struct {
+	mu   sync.Mutex
+	subs map[chan string]struct{}
+}
+
+func (h *hub) subscribe(ctx context.Context) <-chan string {
+	ch := make(chan string, 64)
+	h.mu.Lock()
+	if h.subs == nil {
+		h.subs = map[chan string]struct{}{}
+	}
+	h.subs[ch] = struct{}{}
+	h.mu.Unlock()
+	go func() {
+		<-ctx.Done()
+		h.mu.Lock()
+		delete(h.subs, ch)
+		close(ch)
+		h.mu.Unlock()
+	}()
+	return ch
+}
+
+// broadcast never blocks: a full subscriber misses the wakeup and catches up
+// by polling.
+func (h *hub) broadcast(queues []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ch := range h.subs {
+		for _, q := range queues {
+			select {
+			case ch <- q:
+			default:
+			}
+		}
+	}
+}

@@ -1,0 +1,516 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"time"
+)
+
+// backend is what differs between the drivers beyond SQL text: how a
+// transaction runs, how wakeups travel, how the store closes.
+type backend interface {
+	// inTx runs fn in a transaction, retrying transient failures.
+	inTx(ctx context.Context, fn func(q querier) error) error
+	// pool runs single statements outside a transaction.
+	pool() querier
+	// committed is told the queues a committed transaction enqueued on.
+	committed(queues []string)
+	wakeups(ctx context.Context) (<-chan string, error)
+	close() error
+}
+
+// sqlStore implements Store over a dialect and a backend.
+type sqlStore struct {
+	d       *dialect
+	b       backend
+	app     string
+	channel string // wakeup channel name (Postgres)
+	now     func() time.Time
+}
+
+const jobCols = `id, entity, context, COALESCE(status, ''), COALESCE(flow, ''), COALESCE(version, ''),
+COALESCE(task_queue, ''), input, state, result, COALESCE(error, ''), created_at, updated_at, completed_at`
+
+func (s *sqlStore) Dialect() string { return s.d.name }
+func (s *sqlStore) App() string     { return s.app }
+func (s *sqlStore) Close() error    { return s.b.close() }
+
+func (s *sqlStore) InTx(ctx context.Context, fn func(tx Tx) error) error {
+	var queues map[string]bool
+	err := s.b.inTx(ctx, func(q querier) error {
+		t := &sqlTx{s: s, q: q}
+		if err := fn(t); err != nil {
+			return err
+		}
+		queues = t.queues
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(queues) > 0 {
+		list := make([]string, 0, len(queues))
+		for q := range queues {
+			list = append(list, q)
+		}
+		s.b.committed(list)
+	}
+	return nil
+}
+
+func (s *sqlStore) Wakeups(ctx context.Context) (<-chan string, error) { return s.b.wakeups(ctx) }
+
+func (s *sqlStore) ClaimTasks(ctx context.Context, p ClaimParams) ([]Task, error) {
+	if p.Limit <= 0 {
+		return nil, fmt.Errorf("claim tasks: limit %d must be positive", p.Limit)
+	}
+	if p.Lease <= 0 {
+		return nil, fmt.Errorf("claim tasks: lease %s must be positive", p.Lease)
+	}
+	now := p.Now
+	if now.IsZero() {
+		now = s.now()
+	}
+	q, args := s.d.claimAny, []any{s.d.timeArg(now.Add(p.Lease)), p.Worker, s.d.timeArg(now), p.Limit}
+	if len(p.Queues) > 0 {
+		q, args = s.d.claimQueues, append(args, s.d.queuesArg(p.Queues))
+	}
+	var out []Task
+	err := s.b.inTx(ctx, func(tx querier) error {
+		var err error
+		out, err = scanTasks(tx.query(ctx, q, args...))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim tasks: %w", err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].DueAt.Before(out[j].DueAt) })
+	return out, nil
+}
+
+func scanTasks(r rows, err error) ([]Task, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	var out []Task
+	for r.Next() {
+		var t Task
+		var due, lease timeCol
+		if err := r.Scan(&t.ID, &t.JobID, &t.Queue, &t.Kind, jsonCol{&t.Payload}, &due, &t.Attempts, &lease, &t.Worker); err != nil {
+			return nil, err
+		}
+		t.DueAt, t.LeaseUntil = due.t, lease.t
+		out = append(out, t)
+	}
+	return out, r.Err()
+}
+
+func (s *sqlStore) GetJob(ctx context.Context, id string) (*Job, error) {
+	return getJob(ctx, s.b.pool(), id, "")
+}
+
+func getJob(ctx context.Context, q querier, id, lock string) (*Job, error) {
+	j, err := scanJob(q.queryRow(ctx, `SELECT `+jobCols+` FROM jobs WHERE id = $1`+lock, id))
+	if isNoRows(err) {
+		return nil, fmt.Errorf("get job %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get job %q: %w", id, err)
+	}
+	return j, nil
+}
+
+func scanJob(r row) (*Job, error) {
+	var j Job
+	var created, updated, completed timeCol
+	err := r.Scan(&j.ID, &j.Entity, jsonCol{&j.Context}, &j.Status, &j.Flow, &j.Version, &j.TaskQueue,
+		jsonCol{&j.Input}, jsonCol{&j.State}, jsonCol{&j.Result}, &j.Error, &created, &updated, &completed)
+	if err != nil {
+		return nil, err
+	}
+	j.CreatedAt, j.UpdatedAt, j.CompletedAt = created.t, updated.t, completed.ptr()
+	return &j, nil
+}
+
+func (s *sqlStore) History(ctx context.Context, jobID string) ([]HistoryEvent, error) {
+	r, err := s.b.pool().query(ctx, `SELECT job_id, seq, at, kind, thread, step, state, detail
+FROM history WHERE job_id = $1 ORDER BY seq`, jobID)
+	if err != nil {
+		return nil, fmt.Errorf("history %q: %w", jobID, err)
+	}
+	defer r.Close()
+	var out []HistoryEvent
+	for r.Next() {
+		var e HistoryEvent
+		var at timeCol
+		if err := r.Scan(&e.JobID, &e.Seq, &at, &e.Kind, &e.Thread, &e.Step, &e.State, jsonCol{&e.Detail}); err != nil {
+			return nil, fmt.Errorf("history %q: %w", jobID, err)
+		}
+		e.At = at.t
+		out = append(out, e)
+	}
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("history %q: %w", jobID, err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) Find(ctx context.Context, entityType string, f Filter, p FindParams) ([]Job, error) {
+	q, args, err := s.d.findQuery(entityType, f, p)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.b.pool().query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("find %s: %w", entityType, err)
+	}
+	defer r.Close()
+	out := []Job{}
+	for r.Next() {
+		j, err := scanJob(r)
+		if err != nil {
+			return nil, fmt.Errorf("find %s: %w", entityType, err)
+		}
+		out = append(out, *j)
+	}
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("find %s: %w", entityType, err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) CreateIndex(ctx context.Context, entityType, field string) error {
+	q, err := s.d.indexSQL(entityType, field)
+	if err != nil {
+		return err
+	}
+	// Under the provisioning lock: concurrent CREATE INDEX IF NOT EXISTS of
+	// the same name can otherwise collide in the catalogue.
+	err = s.b.inTx(ctx, func(tx querier) error {
+		if err := s.lockSchema(ctx, tx); err != nil {
+			return err
+		}
+		_, err := tx.exec(ctx, q)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("create index on %s(%s): %w", entityType, field, err)
+	}
+	return nil
+}
+
+// lockSchema takes the schema's advisory transaction lock (Postgres only).
+func (s *sqlStore) lockSchema(ctx context.Context, tx querier) error {
+	if s.d.name != postgresDialect.name {
+		return nil
+	}
+	_, err := tx.exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(s.channel))
+	return err
+}
+
+const flowCols = `name, version, program, file, created_at`
+
+func scanFlow(r row) (*FlowVersion, error) {
+	var v FlowVersion
+	var created timeCol
+	if err := r.Scan(&v.Name, &v.Version, jsonCol{&v.Program}, &v.File, &created); err != nil {
+		return nil, err
+	}
+	v.CreatedAt = created.t
+	return &v, nil
+}
+
+func (s *sqlStore) GetFlowVersion(ctx context.Context, name, version string) (*FlowVersion, error) {
+	v, err := scanFlow(s.b.pool().queryRow(ctx, `SELECT `+flowCols+` FROM flows WHERE name = $1 AND version = $2`, name, version))
+	if isNoRows(err) {
+		return nil, fmt.Errorf("flow %s version %s: %w", name, version, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("flow %s version %s: %w", name, version, err)
+	}
+	return v, nil
+}
+
+func (s *sqlStore) LatestFlowVersion(ctx context.Context, name string) (*FlowVersion, error) {
+	v, err := scanFlow(s.b.pool().queryRow(ctx, `SELECT `+flowCols+` FROM flows WHERE name = $1
+ORDER BY created_at DESC, `+s.flowOrder()+` DESC LIMIT 1`, name))
+	if isNoRows(err) {
+		return nil, fmt.Errorf("latest version of flow %s: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("latest version of flow %s: %w", name, err)
+	}
+	return v, nil
+}
+
+// flowOrder is the insertion-order column of flows.
+func (s *sqlStore) flowOrder() string {
+	if s.d.name == postgresDialect.name {
+		return "ord"
+	}
+	return "rowid"
+}
+
+func (s *sqlStore) ListFlowVersions(ctx context.Context) ([]FlowVersion, error) {
+	r, err := s.b.pool().query(ctx, `SELECT `+flowCols+` FROM flows ORDER BY name, created_at, `+s.flowOrder())
+	if err != nil {
+		return nil, fmt.Errorf("list flow versions: %w", err)
+	}
+	defer r.Close()
+	var out []FlowVersion
+	for r.Next() {
+		v, err := scanFlow(r)
+		if err != nil {
+			return nil, fmt.Errorf("list flow versions: %w", err)
+		}
+		out = append(out, *v)
+	}
+	return out, r.Err()
+}
+
+func (s *sqlStore) SaveFlowVersion(ctx context.Context, v FlowVersion) error {
+	if v.Name == "" || v.Version == "" {
+		return fmt.Errorf("save flow version: name %q and version %q must not be empty", v.Name, v.Version)
+	}
+	if !json.Valid(v.Program) {
+		return fmt.Errorf("save flow %s version %s: program is not valid JSON", v.Name, v.Version)
+	}
+	at := v.CreatedAt
+	if at.IsZero() {
+		at = s.now()
+	}
+	_, err := s.b.pool().exec(ctx, `INSERT INTO flows (name, version, program, file, created_at)
+VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name, version) DO NOTHING`,
+		v.Name, v.Version, s.d.jsonArg(v.Program), v.File, s.d.timeArg(at))
+	if err != nil {
+		return fmt.Errorf("save flow %s version %s: %w", v.Name, v.Version, err)
+	}
+	return nil
+}
+
+// sqlTx implements Tx on one transaction.
+type sqlTx struct {
+	s      *sqlStore
+	q      querier
+	queues map[string]bool // queues enqueued on, for wakeups after commit
+}
+
+func (t *sqlTx) InsertJob(ctx context.Context, j Job) (bool, error) {
+	if j.ID == "" || j.Entity == "" {
+		return false, fmt.Errorf("insert job: id %q and entity %q must not be empty", j.ID, j.Entity)
+	}
+	doc := j.Context
+	if len(doc) == 0 || string(doc) == "null" {
+		doc = json.RawMessage(`{}`)
+	}
+	if err := checkJSON("context", doc); err != nil {
+		return false, fmt.Errorf("insert job %q: %w", j.ID, err)
+	}
+	status := j.Status
+	if status == "" {
+		status = StatusRunning
+	}
+	now := t.s.now()
+	created := j.CreatedAt
+	if created.IsZero() {
+		created = now
+	}
+	d := t.s.d
+	n, err := t.q.exec(ctx, `INSERT INTO jobs (id, entity, context, status, flow, version, task_queue, input, state,
+result, error, created_at, updated_at, completed_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (id) DO NOTHING`,
+		j.ID, j.Entity, d.jsonArg(doc), status, j.Flow, j.Version, j.TaskQueue, d.jsonArg(j.Input),
+		d.jsonArg(j.State), d.jsonArg(j.Result), j.Error, d.timeArg(created), d.timeArg(now), t.optTime(j.CompletedAt))
+	if err != nil {
+		return false, fmt.Errorf("insert job %q: %w", j.ID, err)
+	}
+	return n == 1, nil
+}
+
+func (t *sqlTx) optTime(p *time.Time) any {
+	if p == nil {
+		return nil
+	}
+	return t.s.d.timeArg(*p)
+}
+
+func checkJSON(what string, b []byte) error {
+	if len(b) > MaxDocumentBytes {
+		return fmt.Errorf("%s: %d bytes: %w (limit %d bytes)", what, len(b), ErrTooLarge, MaxDocumentBytes)
+	}
+	if b != nil && !json.Valid(b) {
+		return fmt.Errorf("%s is not valid JSON", what)
+	}
+	return nil
+}
+
+func (t *sqlTx) GetJob(ctx context.Context, id string, forUpdate bool) (*Job, error) {
+	lock := ""
+	if forUpdate {
+		lock = t.s.d.forUpdate
+	}
+	return getJob(ctx, t.q, id, lock)
+}
+
+func (t *sqlTx) UpdateJob(ctx context.Context, j *Job) error {
+	doc := j.Context
+	if len(doc) == 0 || string(doc) == "null" {
+		doc = json.RawMessage(`{}`)
+	}
+	for _, c := range []struct {
+		what string
+		b    []byte
+	}{{"context", doc}, {"state", j.State}, {"result", j.Result}} {
+		if err := checkJSON(c.what, c.b); err != nil {
+			return fmt.Errorf("update job %q: %w", j.ID, err)
+		}
+	}
+	d := t.s.d
+	now := t.s.now()
+	n, err := t.q.exec(ctx, `UPDATE jobs SET context = $2, status = $3, state = $4, result = $5, error = $6,
+completed_at = $7, updated_at = $8 WHERE id = $1`,
+		j.ID, d.jsonArg(doc), j.Status, d.jsonArg(j.State), d.jsonArg(j.Result), j.Error, t.optTime(j.CompletedAt), d.timeArg(now))
+	if err != nil {
+		return fmt.Errorf("update job %q: %w", j.ID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("update job %q: %w", j.ID, ErrNotFound)
+	}
+	j.UpdatedAt = now
+	return nil
+}
+
+func (t *sqlTx) Apply(ctx context.Context, jobID string, cmds []Command) (json.RawMessage, error) {
+	j, err := t.GetJob(ctx, jobID, true)
+	if err != nil {
+		return nil, fmt.Errorf("apply: %w", err)
+	}
+	doc, err := DecodeJSON(j.Context)
+	if err != nil {
+		return nil, fmt.Errorf("apply to job %q: %w", jobID, err)
+	}
+	out, err := ApplyCommands(doc, cmds)
+	if err != nil {
+		return nil, fmt.Errorf("apply to job %q: %w", jobID, err)
+	}
+	b, err := EncodeJSON(out)
+	if err != nil {
+		return nil, fmt.Errorf("apply to job %q: %w", jobID, err)
+	}
+	if !readOnly(cmds) {
+		d := t.s.d
+		if _, err := t.q.exec(ctx, `UPDATE jobs SET context = $2, updated_at = $3 WHERE id = $1`,
+			jobID, d.jsonArg(b), d.timeArg(t.s.now())); err != nil {
+			return nil, fmt.Errorf("apply to job %q: %w", jobID, err)
+		}
+	}
+	return b, nil
+}
+
+func readOnly(cmds []Command) bool {
+	for _, c := range cmds {
+		if c.Op != OpGet {
+			return false
+		}
+	}
+	return true
+}
+
+func (t *sqlTx) EnqueueTasks(ctx context.Context, tasks []Task) error {
+	d := t.s.d
+	now := t.s.now()
+	for i := range tasks {
+		tk := &tasks[i]
+		if tk.JobID == "" || tk.Queue == "" || tk.Kind == "" {
+			return fmt.Errorf("enqueue task %d: job %q, queue %q and kind %q must not be empty", i, tk.JobID, tk.Queue, tk.Kind)
+		}
+		if err := checkJSON("payload", tk.Payload); err != nil {
+			return fmt.Errorf("enqueue task %d for job %q: %w", i, tk.JobID, err)
+		}
+		if tk.ID == 0 {
+			tk.ID = newTaskID()
+		}
+		if tk.DueAt.IsZero() {
+			tk.DueAt = now
+		}
+		if _, err := t.q.exec(ctx, `INSERT INTO tasks (id, job_id, queue, kind, payload, due_at, attempts)
+VALUES ($1, $2, $3, $4, $5, $6, 0)`, tk.ID, tk.JobID, tk.Queue, tk.Kind, d.jsonArg(tk.Payload), d.timeArg(tk.DueAt)); err != nil {
+			return fmt.Errorf("enqueue task for job %q on %q: %w", tk.JobID, tk.Queue, err)
+		}
+		if t.queues == nil {
+			t.queues = map[string]bool{}
+		}
+		if !t.queues[tk.Queue] && d.notify != "" {
+			if _, err := t.q.exec(ctx, d.notify, t.s.channel, tk.Queue); err != nil {
+				return fmt.Errorf("enqueue task on %q: notify: %w", tk.Queue, err)
+			}
+		}
+		t.queues[tk.Queue] = true
+	}
+	return nil
+}
+
+// newTaskID draws a random positive 63-bit id: no shared sequence to contend
+// on, and collisions are negligible.
+func newTaskID() int64 {
+	for {
+		if id := rand.Int64(); id > 0 {
+			return id
+		}
+	}
+}
+
+func (t *sqlTx) DeleteTask(ctx context.Context, id int64) (bool, error) {
+	n, err := t.q.exec(ctx, `DELETE FROM tasks WHERE id = $1`, id)
+	if err != nil {
+		return false, fmt.Errorf("delete task %d: %w", id, err)
+	}
+	return n > 0, nil
+}
+
+func (t *sqlTx) RescheduleTask(ctx context.Context, id int64, dueAt time.Time) error {
+	n, err := t.q.exec(ctx, `UPDATE tasks SET due_at = $2, lease_until = NULL, worker = NULL WHERE id = $1`,
+		id, t.s.d.timeArg(dueAt))
+	if err != nil {
+		return fmt.Errorf("reschedule task %d: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("reschedule task %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+func (t *sqlTx) DeleteJobTasks(ctx context.Context, jobID string) error {
+	if _, err := t.q.exec(ctx, `DELETE FROM tasks WHERE job_id = $1`, jobID); err != nil {
+		return fmt.Errorf("delete tasks of job %q: %w", jobID, err)
+	}
+	return nil
+}
+
+func (t *sqlTx) AppendHistory(ctx context.Context, events []HistoryEvent) error {
+	d := t.s.d
+	for i := range events {
+		e := &events[i]
+		if e.JobID == "" || e.Kind == "" {
+			return errors.New("append history: job id and kind must not be empty")
+		}
+		if err := checkJSON("detail", e.Detail); err != nil {
+			return fmt.Errorf("append history for job %q: %w", e.JobID, err)
+		}
+		if e.At.IsZero() {
+			e.At = t.s.now()
+		}
+		err := t.q.queryRow(ctx, `INSERT INTO history (job_id, seq, at, kind, thread, step, state, detail)
+VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM history WHERE job_id = $1), $2, $3, $4, $5, $6, $7)
+RETURNING seq`, e.JobID, d.timeArg(e.At), e.Kind, e.Thread, e.Step, e.State, d.jsonArg(e.Detail)).Scan(&e.Seq)
+		if err != nil {
+			return fmt.Errorf("append history for job %q: %w", e.JobID, err)
+		}
+	}
+	return nil
+}

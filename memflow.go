@@ -1,0 +1,387 @@
+package memflow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/memflow/memflow/activities"
+	"github.com/memflow/memflow/compiler"
+	"github.com/memflow/memflow/internal/store"
+	"github.com/memflow/memflow/runtime"
+)
+
+// DefaultDatabase is the embedded store used when Open gets no URL.
+const DefaultDatabase = "sqlite:.memflow/memflow.db"
+
+// DefaultApp is the app id used when Config.App is empty.
+const DefaultApp = "memflow"
+
+// Config configures an Engine.
+type Config struct {
+	// App is the app id: the Postgres schema (dashes become underscores) and
+	// the default app of flow files. Default "memflow".
+	App string
+	// Logger receives the engine's logs. Default: discard.
+	Logger *slog.Logger
+	// Clock replaces time.Now (tests). Default time.Now.
+	Clock func() time.Time
+}
+
+// Engine is an open memflow engine. It is safe for concurrent use.
+type Engine struct {
+	app  string
+	st   store.Store
+	acts *activities.Registry
+	rt   *runtime.Engine
+	now  func() time.Time
+}
+
+// ErrNotFound is returned for an unknown workflow id or workflow name.
+var ErrNotFound = store.ErrNotFound
+
+// ErrInvalidInput is returned when start or hook arguments do not match the
+// declared input schema.
+var ErrInvalidInput = runtime.ErrInvalidInput
+
+// Open opens the store at dbURL (provisioning it on first use) and returns
+// an engine with the built-in activities registered.
+func Open(ctx context.Context, dbURL string, cfg Config) (*Engine, error) {
+	if cfg.App == "" {
+		cfg.App = DefaultApp
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if dbURL == "" {
+		dbURL = DefaultDatabase
+	}
+	if path, ok := strings.CutPrefix(dbURL, "sqlite:"); ok && !strings.HasPrefix(path, "//") {
+		if dir := filepath.Dir(path); dir != "." {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, fmt.Errorf("open %s: %w", dbURL, err)
+			}
+		}
+	}
+	st, err := store.Open(ctx, dbURL, cfg.App, store.WithClock(cfg.Clock))
+	if err != nil {
+		return nil, err
+	}
+	acts := activities.NewRegistry()
+	rt, err := runtime.New(runtime.Config{Store: st, Activities: acts, Logger: cfg.Logger, Clock: cfg.Clock})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &Engine{app: cfg.App, st: st, acts: acts, rt: rt, now: cfg.Clock}, nil
+}
+
+// Close closes the store. Stop workers (cancel Run's context) first.
+func (e *Engine) Close() error { return e.st.Close() }
+
+// App is the engine's app id.
+func (e *Engine) App() string { return e.app }
+
+// Register adds an activity: a plain Go function of one of the shapes
+// func(ctx, In) (Out, error), func(ctx, In) error, func(ctx) (Out, error),
+// with JSON-able In and Out. Register activities before LoadFlows.
+func (e *Engine) Register(name string, fn any) error { return e.acts.Register(name, fn) }
+
+// Activities is the engine's activity registry.
+func (e *Engine) Activities() *activities.Registry { return e.acts }
+
+// LoadFlows compiles the flow files and folders at paths against the
+// registered activities and stores each workflow's version in the database,
+// so any worker can resume its instances. New starts use these versions.
+// Declared entity indexes are created. Every problem found is returned in
+// one error, each as file:line:col: message.
+func (e *Engine) LoadFlows(ctx context.Context, paths ...string) error {
+	cat, ds := compiler.Load(paths, compiler.Options{Activities: e.acts, App: e.app})
+	if ds.HasErrors() || cat == nil {
+		return &FlowError{Diagnostics: diagStrings(ds)}
+	}
+	names := make([]string, 0, len(cat.Programs))
+	for n := range cat.Programs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if err := e.rt.Install(ctx, cat.Programs[n]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Workflows lists the workflows loaded in this engine, sorted.
+func (e *Engine) Workflows() []string {
+	var names []string
+	for _, p := range e.rt.Loaded() {
+		names = append(names, p.Name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// FlowError is a flow that did not load: every diagnostic, rendered
+// file:line:col: message.
+type FlowError struct {
+	Diagnostics []string
+}
+
+func (e *FlowError) Error() string {
+	if len(e.Diagnostics) == 0 {
+		return "flows did not load"
+	}
+	return strings.Join(e.Diagnostics, "\n")
+}
+
+func diagStrings[T fmt.Stringer](ds []T) []string {
+	out := make([]string, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, d.String())
+	}
+	return out
+}
+
+// WorkerConfig configures Run. Zero fields take defaults.
+type WorkerConfig struct {
+	Queues      []string      // task queues to serve; empty: all
+	Concurrency int           // tasks in flight; default 10
+	Lease       time.Duration // task lease; a dead worker's tasks return after it; default 30s
+	Poll        time.Duration // longest wait between claims without a wakeup; default 1s
+	Grace       time.Duration // how long in-flight activities may finish at shutdown; default 10s
+}
+
+// Run works on tasks until ctx ends, then shuts down gracefully.
+func (e *Engine) Run(ctx context.Context, cfg WorkerConfig) error {
+	return e.rt.Work(ctx, runtime.WorkerConfig{Queues: cfg.Queues, Concurrency: cfg.Concurrency,
+		Lease: cfg.Lease, Poll: cfg.Poll, Grace: cfg.Grace})
+}
+
+// StartOption adjusts Start.
+type StartOption func(*startOptions)
+
+type startOptions struct {
+	id string
+}
+
+// WithID names the instance. Starting an id that exists returns it and
+// starts nothing.
+func WithID(id string) StartOption { return func(o *startOptions) { o.id = id } }
+
+// Start starts workflow with args and returns its id. The arguments are
+// validated against the workflow's input schema first (ErrInvalidInput:
+// nothing is written). The newest version loaded in this engine is used, or
+// the newest stored in the database when this engine loaded none.
+func (e *Engine) Start(ctx context.Context, workflow string, args any, opts ...StartOption) (string, error) {
+	var o startOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	id, _, err := e.rt.Start(ctx, runtime.StartParams{Workflow: workflow, ID: o.id, Args: args})
+	return id, err
+}
+
+// Hook starts hook on the entity of running instance id.
+func (e *Engine) Hook(ctx context.Context, id, hook string, args any) error {
+	return e.rt.Hook(ctx, id, hook, args)
+}
+
+// Signal sends a signal to instance id; it is delivered to the first wait of
+// that name, now or when one starts waiting.
+func (e *Engine) Signal(ctx context.Context, id, name string, data any) error {
+	return e.rt.Signal(ctx, id, name, data)
+}
+
+// Cancel cancels instance id, its hooks and its children.
+func (e *Engine) Cancel(ctx context.Context, id string) error { return e.rt.Cancel(ctx, id) }
+
+// Status values of an Instance.
+const (
+	StatusRunning   = store.StatusRunning
+	StatusCompleted = store.StatusCompleted
+	StatusFailed    = store.StatusFailed
+	StatusCancelled = store.StatusCancelled
+)
+
+// Instance is a workflow instance as stored.
+type Instance struct {
+	ID          string          `json:"id"`
+	Workflow    string          `json:"workflow"`
+	Version     string          `json:"version"`
+	EntityType  string          `json:"entityType"`
+	Status      string          `json:"status"`
+	Entity      json.RawMessage `json:"entity"`
+	Input       json.RawMessage `json:"input,omitempty"`
+	Result      json.RawMessage `json:"result,omitempty"`
+	Error       string          `json:"error,omitempty"`
+	CreatedAt   time.Time       `json:"createdAt"`
+	UpdatedAt   time.Time       `json:"updatedAt"`
+	CompletedAt *time.Time      `json:"completedAt,omitempty"`
+}
+
+func instanceOf(j *store.Job) *Instance {
+	return &Instance{ID: j.ID, Workflow: j.Flow, Version: j.Version, EntityType: j.Entity, Status: j.Status,
+		Entity: j.Context, Input: j.Input, Result: j.Result, Error: j.Error, CreatedAt: j.CreatedAt,
+		UpdatedAt: j.UpdatedAt, CompletedAt: j.CompletedAt}
+}
+
+// Get reads instance id.
+func (e *Engine) Get(ctx context.Context, id string) (*Instance, error) {
+	j, err := e.st.GetJob(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("get %q: %w", id, err)
+	}
+	return instanceOf(j), nil
+}
+
+// Entity reads instance id's entity document.
+func (e *Engine) Entity(ctx context.Context, id string) (json.RawMessage, error) {
+	in, err := e.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return in.Entity, nil
+}
+
+// WorkflowError is the outcome of an instance that failed or was cancelled.
+type WorkflowError struct {
+	ID      string
+	Status  string // failed or cancelled
+	Message string
+}
+
+func (e *WorkflowError) Error() string {
+	return fmt.Sprintf("workflow %q %s: %s", e.ID, e.Status, e.Message)
+}
+
+// Result waits until instance id ends and returns its result; a failed or
+// cancelled instance gives a *WorkflowError.
+func (e *Engine) Result(ctx context.Context, id string) (json.RawMessage, error) {
+	delay := 10 * time.Millisecond
+	for {
+		in, err := e.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		switch in.Status {
+		case StatusCompleted:
+			return in.Result, nil
+		case StatusFailed, StatusCancelled:
+			return nil, &WorkflowError{ID: id, Status: in.Status, Message: in.Error}
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("result of %q: %w", id, ctx.Err())
+		case <-t.C:
+		}
+		delay = min(delay*2, 500*time.Millisecond)
+	}
+}
+
+// Condition is one filter of Find: the value at Path (dotted) compared with
+// Value by Op ("=", "!=", "<", "<=", ">", ">=").
+type Condition struct {
+	Path  string `json:"path"`
+	Op    string `json:"op"`
+	Value any    `json:"value"`
+}
+
+// Where is an equality condition.
+func Where(path string, value any) Condition { return Condition{Path: path, Op: "=", Value: value} }
+
+// FindOptions pages Find.
+type FindOptions struct {
+	Limit  int // default 100
+	Offset int
+}
+
+// Find lists instances of entityType whose entity documents match every
+// condition.
+func (e *Engine) Find(ctx context.Context, entityType string, where []Condition, opts FindOptions) ([]*Instance, error) {
+	f := make(store.Filter, 0, len(where))
+	for _, c := range where {
+		op := c.Op
+		if op == "" {
+			op = "="
+		}
+		f = append(f, store.Condition{Path: c.Path, Op: op, Value: c.Value})
+	}
+	jobs, err := e.st.Find(ctx, entityType, f, store.FindParams{Limit: opts.Limit, Offset: opts.Offset})
+	if err != nil {
+		return nil, fmt.Errorf("find %s: %w", entityType, err)
+	}
+	out := make([]*Instance, len(jobs))
+	for i := range jobs {
+		out[i] = instanceOf(&jobs[i])
+	}
+	return out, nil
+}
+
+// CreateIndex creates an index on field (a dotted path) of entityType's
+// documents. Idempotent.
+func (e *Engine) CreateIndex(ctx context.Context, entityType, field string) error {
+	return e.st.CreateIndex(ctx, entityType, field)
+}
+
+// Event is one history row of an instance: one per committed step, plus
+// start, signals, retries, hooks and the end.
+type Event struct {
+	Seq    int64           `json:"seq"`
+	At     time.Time       `json:"at"`
+	Kind   string          `json:"kind"`
+	Thread string          `json:"thread,omitempty"`
+	Step   string          `json:"step,omitempty"`
+	Detail json.RawMessage `json:"detail,omitempty"`
+}
+
+// History reads instance id's history, oldest first.
+func (e *Engine) History(ctx context.Context, id string) ([]Event, error) {
+	hs, err := e.st.History(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("history of %q: %w", id, err)
+	}
+	out := make([]Event, len(hs))
+	for i, h := range hs {
+		out[i] = Event{Seq: h.Seq, At: h.At, Kind: h.Kind, Thread: h.Thread, Step: h.Step, Detail: h.Detail}
+	}
+	return out, nil
+}
+
+// FlowVersion is a stored version of a workflow.
+type FlowVersion struct {
+	Name      string    `json:"name"`
+	Version   string    `json:"version"`
+	File      string    `json:"file"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// FlowVersions lists the workflow versions stored in the database.
+func (e *Engine) FlowVersions(ctx context.Context) ([]FlowVersion, error) {
+	vs, err := e.st.ListFlowVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]FlowVersion, len(vs))
+	for i, v := range vs {
+		out[i] = FlowVersion{Name: v.Name, Version: v.Version, File: v.File, CreatedAt: v.CreatedAt}
+	}
+	return out, nil
+}
+
+// IsNotFound reports whether err means an unknown instance or workflow.
+func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

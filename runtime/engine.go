@@ -1,0 +1,380 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/memflow/memflow/activities"
+	"github.com/memflow/memflow/compiler"
+	"github.com/memflow/memflow/internal/store"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// Config configures an Engine.
+type Config struct {
+	Store      store.Store          // required
+	Activities *activities.Registry // required
+	Logger     *slog.Logger         // default: discard
+	Clock      func() time.Time     // default: time.Now
+}
+
+// Engine runs compiled programs on a store. It is safe for concurrent use.
+type Engine struct {
+	st   store.Store
+	acts *activities.Registry
+	log  *slog.Logger
+	now  func() time.Time
+
+	mu     sync.RWMutex
+	newest map[string]*program // workflow name -> newest version loaded here
+	byVer  map[string]*program // name@version -> program
+
+	running *inflight
+}
+
+// program is a compiled Program with its schemas compiled once.
+type program struct {
+	*compiler.Program
+	inputs map[string]*jsonschema.Schema // "" workflow, else hook name
+	entity *jsonschema.Schema
+}
+
+// ErrNotFound is returned for an unknown workflow id or flow.
+var ErrNotFound = store.ErrNotFound
+
+// ErrInvalidInput marks start or hook arguments that do not match the input
+// schema.
+var ErrInvalidInput = errors.New("invalid input")
+
+// New returns an engine over cfg.Store.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("runtime config: Store is required")
+	}
+	if cfg.Activities == nil {
+		return nil, errors.New("runtime config: Activities is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	return &Engine{st: cfg.Store, acts: cfg.Activities, log: cfg.Logger, now: cfg.Clock,
+		newest: map[string]*program{}, byVer: map[string]*program{}, running: newInflight()}, nil
+}
+
+// Store is the engine's store.
+func (e *Engine) Store() store.Store { return e.st }
+
+func newProgram(p *compiler.Program) (*program, error) {
+	pr := &program{Program: p, inputs: map[string]*jsonschema.Schema{}}
+	if p.Workflow == nil {
+		return nil, fmt.Errorf("program %s: no workflow graph", p.Name)
+	}
+	var err error
+	if pr.inputs[""], err = compileSchema(p.Name+"-input", p.Workflow.Input); err != nil {
+		return nil, err
+	}
+	for name, g := range p.Hooks {
+		if pr.inputs[name], err = compileSchema(name+"-input", g.Input); err != nil {
+			return nil, err
+		}
+	}
+	if pr.entity, err = compileSchema(p.Entity+"-entity", p.EntitySchema); err != nil {
+		return nil, err
+	}
+	return pr, nil
+}
+
+// Install makes p the newest version of its workflow for starts through this
+// engine, stores the version in the database (so any worker can resume its
+// instances) and creates the entity type's declared indexes.
+func (e *Engine) Install(ctx context.Context, p *compiler.Program) error {
+	pr, err := newProgram(p)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("install %s: encode program: %w", p.Name, err)
+	}
+	if err := e.st.SaveFlowVersion(ctx, store.FlowVersion{Name: p.Name, Version: p.Version, Program: b,
+		File: p.File, CreatedAt: e.now()}); err != nil {
+		return fmt.Errorf("install %s: %w", p.Name, err)
+	}
+	for _, f := range p.Indexes {
+		if err := e.st.CreateIndex(ctx, p.Entity, f); err != nil {
+			return fmt.Errorf("install %s: index %s.%s: %w", p.Name, p.Entity, f, err)
+		}
+	}
+	e.mu.Lock()
+	e.newest[p.Name] = pr
+	e.byVer[p.Name+"@"+p.Version] = pr
+	e.mu.Unlock()
+	return nil
+}
+
+// Loaded lists the workflows installed in this engine.
+func (e *Engine) Loaded() []*compiler.Program {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	out := make([]*compiler.Program, 0, len(e.newest))
+	for _, p := range e.newest {
+		out = append(out, p.Program)
+	}
+	return out
+}
+
+// programFor returns the exact version an instance is pinned to, from the
+// engine's cache or the database.
+func (e *Engine) programFor(ctx context.Context, name, version string) (*program, error) {
+	key := name + "@" + version
+	e.mu.RLock()
+	p := e.byVer[key]
+	e.mu.RUnlock()
+	if p != nil {
+		return p, nil
+	}
+	fv, err := e.st.GetFlowVersion(ctx, name, version)
+	if err != nil {
+		return nil, fmt.Errorf("load flow %s version %s: %w", name, version, err)
+	}
+	return e.cacheVersion(fv)
+}
+
+func (e *Engine) cacheVersion(fv *store.FlowVersion) (*program, error) {
+	cp, err := compiler.DecodeProgram(fv.Program)
+	if err != nil {
+		return nil, fmt.Errorf("decode flow %s version %s: %w", fv.Name, fv.Version, err)
+	}
+	p, err := newProgram(cp)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if old := e.byVer[fv.Name+"@"+fv.Version]; old != nil {
+		return old, nil
+	}
+	e.byVer[fv.Name+"@"+fv.Version] = p
+	return p, nil
+}
+
+// newestProgram resolves a workflow name for a new start: the newest version
+// loaded in this engine, else the newest stored in the database.
+func (e *Engine) newestProgram(ctx context.Context, name string) (*program, error) {
+	e.mu.RLock()
+	p := e.newest[name]
+	e.mu.RUnlock()
+	if p != nil {
+		return p, nil
+	}
+	fv, err := e.st.LatestFlowVersion(ctx, name)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("workflow %q: no version loaded or stored: %w", name, ErrNotFound)
+		}
+		return nil, fmt.Errorf("workflow %q: %w", name, err)
+	}
+	return e.cacheVersion(fv)
+}
+
+// StartParams names a new instance.
+type StartParams struct {
+	Workflow string
+	ID       string // "" generates one
+	Args     any
+}
+
+// Start creates an instance of the newest version of p.Workflow, validating
+// the arguments first (nothing is written on a mismatch). Starting an id that
+// exists returns it with created false and changes nothing.
+func (e *Engine) Start(ctx context.Context, p StartParams) (id string, created bool, err error) {
+	prog, err := e.newestProgram(ctx, p.Workflow)
+	if err != nil {
+		return "", false, err
+	}
+	args, raw, err := e.checkInput(prog, "", p.Args)
+	if err != nil {
+		return "", false, fmt.Errorf("start %s: %w", p.Workflow, err)
+	}
+	id = p.ID
+	if id == "" {
+		id = newID()
+	}
+	if len(id) > 200 {
+		return "", false, fmt.Errorf("start %s: workflow id of %d characters exceeds 200", p.Workflow, len(id))
+	}
+	err = e.st.InTx(ctx, func(tx store.Tx) error {
+		var err error
+		created, err = e.insertJob(ctx, tx, prog, id, args, raw, nil)
+		return err
+	})
+	if err != nil {
+		return "", false, fmt.Errorf("start %s %q: %w", p.Workflow, id, err)
+	}
+	return id, created, nil
+}
+
+// checkInput normalises arguments and validates them against the graph's
+// input schema.
+func (e *Engine) checkInput(p *program, graph string, args any) (any, []byte, error) {
+	if r, ok := args.(json.RawMessage); ok {
+		v, err := decodeValue(r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: arguments are not JSON: %v", ErrInvalidInput, err)
+		}
+		args = v
+	}
+	v, raw, err := jsonify(args)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: arguments: %v", ErrInvalidInput, err)
+	}
+	if s := p.inputs[graph]; s != nil {
+		if err := s.Validate(v); err != nil {
+			return nil, nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
+		}
+	}
+	return v, raw, nil
+}
+
+func queueOf(p *program) string {
+	switch {
+	case p.Workflow.TaskQueue != "":
+		return p.Workflow.TaskQueue
+	case p.TaskQueue != "":
+		return p.TaskQueue
+	}
+	return "default"
+}
+
+// insertJob writes a new instance, its first task and timeout timer.
+func (e *Engine) insertJob(ctx context.Context, tx store.Tx, p *program, id string, args any, raw []byte, parent *parentLink) (bool, error) {
+	now := e.now()
+	in := newInstance(now)
+	in.Parent = parent
+	in.newThread(threadMain, "", p.Workflow.Entry, args)
+	state, err := json.Marshal(in)
+	if err != nil {
+		return false, err
+	}
+	q := queueOf(p)
+	created, err := tx.InsertJob(ctx, store.Job{ID: id, Entity: p.Entity, Context: json.RawMessage("{}"),
+		Status: store.StatusRunning, Flow: p.Name, Version: p.Version, TaskQueue: q, Input: raw, State: state,
+		CreatedAt: now, UpdatedAt: now})
+	if err != nil || !created {
+		return created, err
+	}
+	tasks := []store.Task{{JobID: id, Queue: q, Kind: taskRun, Payload: json.RawMessage("{}")}}
+	if p.Workflow.TimeoutMS > 0 {
+		tasks = append(tasks, timerTask(id, q, payload{Timer: timerWorkflow},
+			now.Add(time.Duration(p.Workflow.TimeoutMS)*time.Millisecond)))
+	}
+	if err := tx.EnqueueTasks(ctx, tasks); err != nil {
+		return false, err
+	}
+	return true, tx.AppendHistory(ctx, []store.HistoryEvent{{JobID: id, At: now, Kind: "started",
+		Detail: mustJSON(map[string]any{"workflow": p.Name, "version": p.Version, "input": args})}})
+}
+
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b, _ = json.Marshal(map[string]string{"unencodable": err.Error()})
+	}
+	return b
+}
+
+// Signal sends a signal to instance id. It is kept durably (as a task) and
+// delivered to the first wait of that name, now or later.
+func (e *Engine) Signal(ctx context.Context, id, name string, data any) error {
+	_, raw, err := jsonify(data)
+	if err != nil {
+		return fmt.Errorf("signal %s to %q: data: %w", name, id, err)
+	}
+	if name == "" {
+		return fmt.Errorf("signal to %q: empty name", id)
+	}
+	return e.st.InTx(ctx, func(tx store.Tx) error {
+		job, err := tx.GetJob(ctx, id, false)
+		if err != nil {
+			return fmt.Errorf("signal %s to %q: %w", name, id, err)
+		}
+		if job.Status != store.StatusRunning {
+			return fmt.Errorf("signal %s to %q: workflow is %s", name, id, job.Status)
+		}
+		return tx.EnqueueTasks(ctx, []store.Task{{JobID: id, Queue: job.TaskQueue, Kind: taskSignal,
+			Payload: mustJSON(payload{Name: name, Data: raw})}})
+	})
+}
+
+// Hook starts hook on instance id with args (fire and forget).
+func (e *Engine) Hook(ctx context.Context, id, hook string, args any) error {
+	job, err := e.st.GetJob(ctx, id)
+	if err != nil {
+		return fmt.Errorf("hook %s on %q: %w", hook, id, err)
+	}
+	if job.Status != store.StatusRunning {
+		return fmt.Errorf("hook %s on %q: workflow is %s", hook, id, job.Status)
+	}
+	p, err := e.programFor(ctx, job.Flow, job.Version)
+	if err != nil {
+		return err
+	}
+	if p.Hooks[hook] == nil {
+		return fmt.Errorf("hook %s on %q: no such hook in workflow %s: %w", hook, id, job.Flow, ErrNotFound)
+	}
+	_, raw, err := e.checkInput(p, hook, args)
+	if err != nil {
+		return fmt.Errorf("hook %s on %q: %w", hook, id, err)
+	}
+	return e.st.InTx(ctx, func(tx store.Tx) error {
+		return tx.EnqueueTasks(ctx, []store.Task{{JobID: id, Queue: job.TaskQueue, Kind: taskHook,
+			Payload: mustJSON(payload{Name: hook, Data: raw})}})
+	})
+}
+
+// Cancel ends instance id with status cancelled, its hooks with it, and
+// cancels its running children. Cancelling an ended instance is an error
+// unless it was already cancelled.
+func (e *Engine) Cancel(ctx context.Context, id string) error {
+	job, err := e.st.GetJob(ctx, id)
+	if err != nil {
+		return fmt.Errorf("cancel %q: %w", id, err)
+	}
+	p, err := e.programFor(ctx, job.Flow, job.Version)
+	if err != nil {
+		return err
+	}
+	err = e.st.InTx(ctx, func(tx store.Tx) error {
+		x, err := e.begin(ctx, tx, p, id, nil)
+		if err != nil || x == nil {
+			return err
+		}
+		x.cancel("cancelled")
+		return x.commit()
+	})
+	if err != nil {
+		return fmt.Errorf("cancel %q: %w", id, err)
+	}
+	e.running.cancelJob(id)
+	if j, err := e.st.GetJob(ctx, id); err == nil && j.Status != store.StatusCancelled {
+		return fmt.Errorf("cancel %q: workflow already %s", id, j.Status)
+	}
+	return nil
+}

@@ -1,0 +1,169 @@
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// instance is the runtime state of one workflow instance, stored as JSON in
+// jobs.state and changed only inside the transaction that locks the job row.
+type instance struct {
+	// NextThread numbers threads in creation order ("main" is 0).
+	NextThread int                `json:"nextThread"`
+	Threads    map[string]*thread `json:"threads"`
+	// Signals holds signals received before anyone waited, by name, oldest
+	// first.
+	Signals   map[string][]any `json:"signals,omitempty"`
+	Children  []childRef       `json:"children,omitempty"` // started child workflows
+	Parent    *parentLink      `json:"parent,omitempty"`   // awaited by this parent step
+	StartedAt time.Time        `json:"startedAt"`
+}
+
+// childRef names a child instance (its queue receives the cancel task).
+type childRef struct {
+	ID    string `json:"id"`
+	Queue string `json:"queue"`
+}
+
+// parentLink names the step of another instance awaiting this child.
+type parentLink struct {
+	Job    string `json:"job"`
+	Queue  string `json:"queue"`
+	Thread string `json:"thread"`
+	Tick   int64  `json:"tick"`
+}
+
+// Thread kinds.
+const (
+	threadMain   = "main"
+	threadHook   = "hook"
+	threadBranch = "branch"
+)
+
+// What a thread waits for (thread.Wait). "" means runnable.
+const (
+	waitActivity = "activity"
+	waitSignal   = "signal"
+	waitSleep    = "sleep"
+	waitJoin     = "join"
+	waitHook     = "hook"
+	waitChild    = "child"
+)
+
+// thread is one line of execution over a graph: the workflow's main thread,
+// a hook run, or a branch of a parallel or forEach step.
+type thread struct {
+	ID    string `json:"id"`
+	Num   int    `json:"num"`
+	Kind  string `json:"kind"`
+	Graph string `json:"graph,omitempty"` // hook name; "" for the workflow graph
+	State int    `json:"state"`
+	// Tick counts state entries; a task names the tick it was made for, so
+	// a stale task (the thread moved on) is recognised and dropped.
+	Tick   int64          `json:"tick"`
+	Visits map[int]int    `json:"visits,omitempty"` // entries per state (iteration)
+	Loops  map[int]int    `json:"loops,omitempty"`  // while iterations, by state
+	Input  any            `json:"input,omitempty"`
+	Steps  map[string]any `json:"steps,omitempty"`
+	Vars   map[string]any `json:"vars,omitempty"`
+	Last   any            `json:"last,omitempty"` // output of the last step (a branch's output)
+	Wait   string         `json:"wait,omitempty"`
+	Signal string         `json:"signal,omitempty"` // when waiting for a signal
+	// Parent is the thread whose step awaits this one; Slot its place in the
+	// parent's join (-1: the parent awaits this one alone).
+	Parent string `json:"parent,omitempty"`
+	Slot   int    `json:"slot"`
+	// BaseCatch is the catch in force where a branch was forked: a failure
+	// whose catch is BaseCatch belongs to the parent, not the branch.
+	BaseCatch int   `json:"baseCatch"`
+	Join      *join `json:"join,omitempty"`
+}
+
+// join tracks the branches of a parallel or forEach step.
+type join struct {
+	Results []any      `json:"results"`
+	Items   []any      `json:"items,omitempty"` // forEach items
+	Next    int        `json:"next"`            // next forEach item to start
+	Running int        `json:"running"`
+	Failed  *stepError `json:"failed,omitempty"`
+}
+
+// stepError is a failed step as flows see it in `error`.
+type stepError struct {
+	Message  string `json:"message"`
+	Type     string `json:"type"`
+	Step     string `json:"step"`
+	Attempts int    `json:"attempts,omitempty"`
+}
+
+func (e *stepError) Error() string { return e.Message }
+
+func (e *stepError) value() map[string]any {
+	return map[string]any{"message": e.Message, "type": e.Type, "step": e.Step, "attempts": e.Attempts}
+}
+
+func newInstance(now time.Time) *instance {
+	return &instance{Threads: map[string]*thread{}, StartedAt: now}
+}
+
+func (in *instance) newThread(kind, graph string, entry int, input any) *thread {
+	id := "main"
+	if kind != threadMain {
+		in.NextThread++
+		id = "t" + strconv.Itoa(in.NextThread)
+	}
+	t := &thread{ID: id, Num: in.NextThread, Kind: kind, Graph: graph, State: entry, Input: input,
+		Steps: map[string]any{}, Slot: -1, BaseCatch: -1, Tick: 1}
+	if kind == threadMain {
+		t.Num = 0
+	}
+	t.Visits = map[int]int{entry: 1}
+	in.Threads[id] = t
+	return t
+}
+
+// threadsByNum lists threads in creation order.
+func (in *instance) threadsByNum() []*thread {
+	ts := make([]*thread, 0, len(in.Threads))
+	for _, t := range in.Threads {
+		ts = append(ts, t)
+	}
+	sort.Slice(ts, func(i, j int) bool { return ts[i].Num < ts[j].Num })
+	return ts
+}
+
+func decodeInstance(b []byte) (*instance, error) {
+	in := &instance{}
+	if err := json.Unmarshal(b, in); err != nil {
+		return nil, fmt.Errorf("decode instance state: %w", err)
+	}
+	if in.Threads == nil {
+		in.Threads = map[string]*thread{}
+	}
+	for name, sigs := range in.Signals {
+		for i := range sigs {
+			sigs[i] = normalize(sigs[i])
+		}
+		in.Signals[name] = sigs
+	}
+	for _, t := range in.Threads {
+		t.Input = normalize(t.Input)
+		t.Last = normalize(t.Last)
+		if t.Steps == nil {
+			t.Steps = map[string]any{}
+		}
+		normalize(t.Steps)
+		normalize(t.Vars)
+		if t.Visits == nil {
+			t.Visits = map[int]int{}
+		}
+		if t.Join != nil {
+			normalize(t.Join.Results)
+			normalize(t.Join.Items)
+		}
+	}
+	return in, nil
+}

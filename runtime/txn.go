@@ -1,0 +1,457 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/memflow/memflow/compiler"
+	"github.com/memflow/memflow/internal/store"
+)
+
+// Task kinds.
+const (
+	taskRun      = "run"      // run the runnable threads (start, yield)
+	taskActivity = "activity" // run an activity, then commit its result
+	taskTimer    = "timer"    // sleep end, wait timeout, workflow or hook timeout
+	taskSignal   = "signal"   // deliver a signal
+	taskHook     = "hook"     // start a hook from outside
+	taskChild    = "child"    // a child workflow ended
+	taskCancel   = "cancel"   // cancel this instance (a parent ended)
+)
+
+// Timer kinds.
+const (
+	timerSleep    = "sleep"
+	timerWait     = "wait"
+	timerWorkflow = "workflow"
+	timerHook     = "hook"
+)
+
+// payload is every task kind's payload; each uses some fields.
+type payload struct {
+	Thread    string          `json:"thread,omitempty"`
+	Tick      int64           `json:"tick,omitempty"`
+	Args      json.RawMessage `json:"args,omitempty"`
+	Attempt   int             `json:"attempt,omitempty"` // activity attempts made by earlier task rows
+	TimeoutMS int64           `json:"timeoutMs,omitempty"`
+	Timer     string          `json:"timer,omitempty"`
+	Name      string          `json:"name,omitempty"` // signal or hook name
+	Data      json.RawMessage `json:"data,omitempty"` // signal data, hook args
+	Child     string          `json:"child,omitempty"`
+	Status    string          `json:"status,omitempty"`
+	Result    json.RawMessage `json:"result,omitempty"`
+	Error     string          `json:"error,omitempty"`
+}
+
+func timerTask(jobID, queue string, p payload, due time.Time) store.Task {
+	return store.Task{JobID: jobID, Queue: queue, Kind: taskTimer, Payload: mustJSON(p), DueAt: due}
+}
+
+// maxStepsPerTx bounds the steps one transaction runs before it yields.
+const maxStepsPerTx = 1000
+
+// txn is one transition of one instance: everything it changes is written by
+// commit in the surrounding transaction.
+type txn struct {
+	e        *Engine
+	ctx      context.Context
+	tx       store.Tx
+	job      *store.Job
+	prog     *program
+	in       *instance
+	children map[string]*program // preloaded programs of child workflows
+
+	entity     any
+	entityJSON []byte
+	tasks      []store.Task
+	events     []store.HistoryEvent
+	runnable   []string
+	budget     int
+	ended      bool
+	now        time.Time
+}
+
+// begin locks job id and decodes its state. It returns nil (and no error)
+// when the instance is no longer running.
+func (e *Engine) begin(ctx context.Context, tx store.Tx, p *program, id string, children map[string]*program) (*txn, error) {
+	job, err := tx.GetJob(ctx, id, true)
+	if err != nil {
+		return nil, err
+	}
+	if job.Status != store.StatusRunning {
+		return nil, nil
+	}
+	if job.Flow != p.Name || job.Version != p.Version {
+		return nil, fmt.Errorf("instance %q runs %s@%s, not %s@%s", id, job.Flow, job.Version, p.Name, p.Version)
+	}
+	in, err := decodeInstance(job.State)
+	if err != nil {
+		return nil, fmt.Errorf("instance %q: %w", id, err)
+	}
+	ent, err := decodeValue(job.Context)
+	if err != nil {
+		return nil, fmt.Errorf("instance %q: decode entity: %w", id, err)
+	}
+	ej := []byte(job.Context)
+	if len(ej) == 0 {
+		ej = []byte("null")
+	}
+	return &txn{e: e, ctx: ctx, tx: tx, job: job, prog: p, in: in, children: children,
+		entity: ent, entityJSON: ej, budget: maxStepsPerTx, now: e.now()}, nil
+}
+
+// commit writes the instance, its new tasks and history.
+func (x *txn) commit() error {
+	state, err := json.Marshal(x.in)
+	if err != nil {
+		return fmt.Errorf("encode instance state: %w", err)
+	}
+	x.job.State = state
+	x.job.Context = x.entityJSON
+	if err := x.tx.UpdateJob(x.ctx, x.job); err != nil {
+		return err
+	}
+	if x.ended {
+		if err := x.tx.DeleteJobTasks(x.ctx, x.job.ID); err != nil {
+			return err
+		}
+		kept := x.tasks[:0]
+		for _, t := range x.tasks {
+			if t.JobID != x.job.ID {
+				kept = append(kept, t)
+			}
+		}
+		x.tasks = kept
+	}
+	if len(x.tasks) > 0 {
+		if err := x.tx.EnqueueTasks(x.ctx, x.tasks); err != nil {
+			return err
+		}
+	}
+	if len(x.events) > 0 {
+		return x.tx.AppendHistory(x.ctx, x.events)
+	}
+	return nil
+}
+
+func (x *txn) graph(t *thread) *compiler.Graph {
+	if t.Graph == "" {
+		return x.prog.Workflow
+	}
+	return x.prog.Hooks[t.Graph]
+}
+
+func (x *txn) state(t *thread) *compiler.State {
+	g := x.graph(t)
+	if g == nil || t.State < 0 || t.State >= len(g.States) {
+		return nil
+	}
+	return g.States[t.State]
+}
+
+func (x *txn) env(t *thread) *compiler.Env {
+	return &compiler.Env{Input: t.Input, Entity: x.entity, Steps: t.Steps, Vars: t.Vars, Now: x.e.now,
+		Workflow: compiler.WorkflowInfo{ID: x.job.ID, Name: x.job.Flow, Entity: x.job.Entity,
+			TaskQueue: x.job.TaskQueue, StartedAt: x.in.StartedAt}}
+}
+
+func (x *txn) task(kind string, p payload, due time.Time) {
+	x.tasks = append(x.tasks, store.Task{JobID: x.job.ID, Queue: x.job.TaskQueue, Kind: kind,
+		Payload: mustJSON(p), DueAt: due})
+}
+
+func (x *txn) event(kind string, t *thread, s *compiler.State, detail any) {
+	ev := store.HistoryEvent{JobID: x.job.ID, At: x.now, Kind: kind, Detail: mustJSON(detail)}
+	if t != nil && t.Kind != threadMain {
+		ev.Thread = t.ID
+	}
+	if s != nil {
+		ev.Step, ev.State = s.Label, s.N
+	} else {
+		ev.State = compiler.End
+	}
+	x.events = append(x.events, ev)
+}
+
+// wake marks t runnable.
+func (x *txn) wake(t *thread) {
+	t.Wait, t.Signal = "", ""
+	x.runnable = append(x.runnable, t.ID)
+}
+
+// goTo moves t to state n.
+func (x *txn) goTo(t *thread, n int) {
+	t.State = n
+	t.Tick++
+	if n != compiler.End {
+		t.Visits[n]++
+	}
+}
+
+// runAll queues every runnable thread, oldest first.
+func (x *txn) runAll() {
+	for _, t := range x.in.threadsByNum() {
+		if t.Wait == "" {
+			x.runnable = append(x.runnable, t.ID)
+		}
+	}
+}
+
+// drain runs runnable threads until each blocks or ends.
+func (x *txn) drain() {
+	for len(x.runnable) > 0 && !x.ended {
+		id := x.runnable[0]
+		x.runnable = x.runnable[1:]
+		t := x.in.Threads[id]
+		for t != nil && t.Wait == "" && !x.ended && x.in.Threads[t.ID] == t {
+			if t.State == compiler.End {
+				x.endThread(t)
+				break
+			}
+			if x.budget--; x.budget < 0 {
+				// Long runs of non-blocking steps continue in a new transaction.
+				x.task(taskRun, payload{}, time.Time{})
+				x.runnable = nil
+				return
+			}
+			x.step(t)
+		}
+	}
+}
+
+// complete records s's output on t and moves t to s.Next.
+func (x *txn) complete(t *thread, s *compiler.State, out any) {
+	if s.ID != "" {
+		t.Steps[s.ID] = out
+	}
+	t.Last = out
+	x.event("step", t, s, map[string]any{"output": out, "tick": t.Tick, "iteration": t.Visits[s.N]})
+	x.goTo(t, s.Next)
+	x.wake(t)
+}
+
+// failStep fails t's current step: t jumps to the innermost catch, or the
+// thread fails.
+func (x *txn) failStep(t *thread, s *compiler.State, se *stepError) {
+	if se.Step == "" {
+		se.Step = s.Label
+	}
+	if se.Type == "" {
+		se.Type = "Error"
+	}
+	x.event("error", t, s, se)
+	x.killChildren(t)
+	t.Join = nil
+	if s.Catch != compiler.End && s.Catch != t.BaseCatch {
+		vars := make(map[string]any, len(t.Vars)+1)
+		for k, v := range t.Vars {
+			vars[k] = v
+		}
+		vars["error"] = se.value()
+		t.Vars = vars
+		x.goTo(t, s.Catch)
+		x.wake(t)
+		return
+	}
+	x.threadFailed(t, se)
+}
+
+// threadFailed ends t with an error and reports it to whoever awaits t.
+func (x *txn) threadFailed(t *thread, se *stepError) {
+	x.removeThread(t)
+	switch {
+	case t.Kind == threadMain:
+		x.endWorkflow(store.StatusFailed, nil, se)
+	case t.Parent != "":
+		x.childEnded(t.Parent, t.Slot, nil, se)
+	default:
+		x.event("hook-failed", t, nil, se)
+	}
+}
+
+// endThread runs when t reaches End.
+func (x *txn) endThread(t *thread) {
+	g := x.graph(t)
+	switch t.Kind {
+	case threadMain:
+		var res any = x.entity
+		if g.Result != nil {
+			v, err := g.Result.Eval(x.env(t))
+			if err == nil {
+				v, _, err = jsonify(v)
+			}
+			if err != nil {
+				x.removeThread(t)
+				x.endWorkflow(store.StatusFailed, nil, &stepError{Message: "result: " + err.Error(), Type: "ExpressionError", Step: "result"})
+				return
+			}
+			res = v
+		}
+		x.removeThread(t)
+		x.endWorkflow(store.StatusCompleted, res, nil)
+	case threadHook:
+		var out any
+		if g.Result != nil {
+			v, err := g.Result.Eval(x.env(t))
+			if err == nil {
+				v, _, err = jsonify(v)
+			}
+			if err != nil {
+				x.threadFailed(t, &stepError{Message: "result: " + err.Error(), Type: "ExpressionError", Step: "result"})
+				return
+			}
+			out = v
+		}
+		x.finishThread(t, out)
+	default:
+		x.finishThread(t, t.Last)
+	}
+}
+
+func (x *txn) finishThread(t *thread, out any) {
+	x.removeThread(t)
+	if t.Kind == threadHook {
+		x.event("hook-completed", t, nil, map[string]any{"hook": t.Graph, "output": out})
+	}
+	if t.Parent != "" {
+		x.childEnded(t.Parent, t.Slot, out, nil)
+	}
+}
+
+// removeThread deletes t and every thread forked under it.
+func (x *txn) removeThread(t *thread) {
+	x.killChildren(t)
+	delete(x.in.Threads, t.ID)
+}
+
+func (x *txn) killChildren(t *thread) {
+	for _, c := range x.in.Threads {
+		if c.Parent == t.ID {
+			x.removeThread(c)
+		}
+	}
+}
+
+// childEnded reports a hook or branch thread's end to the thread awaiting it.
+func (x *txn) childEnded(parentID string, slot int, out any, se *stepError) {
+	p := x.in.Threads[parentID]
+	if p == nil {
+		return
+	}
+	s := x.state(p)
+	if s == nil {
+		return
+	}
+	if p.Join == nil || slot < 0 {
+		if p.Wait != waitHook {
+			return
+		}
+		if se != nil {
+			x.failStep(p, s, se)
+			return
+		}
+		x.complete(p, s, out)
+		return
+	}
+	j := p.Join
+	j.Running--
+	if se != nil {
+		if j.Failed == nil {
+			j.Failed = se
+		}
+		if s.FailFast {
+			x.failStep(p, s, se)
+			return
+		}
+	} else if slot < len(j.Results) {
+		j.Results[slot] = out
+	}
+	if s.Kind == compiler.KForEach && j.Failed == nil {
+		x.startItems(p, s)
+	}
+	if j.Running > 0 || (s.Kind == compiler.KForEach && j.Failed == nil && j.Next < len(j.Items)) {
+		return
+	}
+	p.Join = nil
+	if j.Failed != nil {
+		x.failStep(p, s, &stepError{Message: j.Failed.Message, Type: j.Failed.Type, Step: j.Failed.Step, Attempts: j.Failed.Attempts})
+		return
+	}
+	x.complete(p, s, j.Results)
+}
+
+// endWorkflow ends the instance: completed with res, or failed/cancelled.
+func (x *txn) endWorkflow(status string, res any, se *stepError) {
+	if x.ended {
+		return
+	}
+	x.ended = true
+	now := x.now
+	x.job.Status = status
+	x.job.CompletedAt = &now
+	x.in.Threads = map[string]*thread{}
+	var resRaw json.RawMessage
+	switch status {
+	case store.StatusCompleted:
+		resRaw = mustJSON(res)
+		x.job.Result = resRaw
+		x.event("completed", nil, nil, map[string]any{"result": res})
+	default:
+		x.job.Error = se.Message
+		x.event(status, nil, nil, se)
+	}
+	for _, c := range x.in.Children {
+		x.tasks = append(x.tasks, store.Task{JobID: c.ID, Queue: c.Queue, Kind: taskCancel, Payload: json.RawMessage("{}")})
+	}
+	if pl := x.in.Parent; pl != nil {
+		p := payload{Thread: pl.Thread, Tick: pl.Tick, Child: x.job.ID, Status: status, Result: resRaw}
+		if se != nil {
+			p.Error = se.Message
+		}
+		x.tasks = append(x.tasks, store.Task{JobID: pl.Job, Queue: pl.Queue, Kind: taskChild, Payload: mustJSON(p)})
+	}
+}
+
+// cancel ends the instance as cancelled.
+func (x *txn) cancel(reason string) {
+	x.endWorkflow(store.StatusCancelled, nil, &stepError{Message: reason, Type: "Cancelled"})
+}
+
+// deliverSignal hands data to the oldest thread waiting for name, or keeps it.
+func (x *txn) deliverSignal(name string, data any) {
+	for _, t := range x.in.threadsByNum() {
+		if t.Wait == waitSignal && t.Signal == name {
+			s := x.state(t)
+			if s == nil {
+				continue
+			}
+			x.complete(t, s, data)
+			return
+		}
+	}
+	if x.in.Signals == nil {
+		x.in.Signals = map[string][]any{}
+	}
+	x.in.Signals[name] = append(x.in.Signals[name], data)
+	x.event("signal-kept", nil, nil, map[string]any{"name": name, "data": data})
+}
+
+// takeSignal consumes a kept signal of that name.
+func (x *txn) takeSignal(name string) (any, bool) {
+	q := x.in.Signals[name]
+	if len(q) == 0 {
+		return nil, false
+	}
+	data := q[0]
+	if len(q) == 1 {
+		delete(x.in.Signals, name)
+	} else {
+		x.in.Signals[name] = q[1:]
+	}
+	return data, true
+}
+
+var errStale = errors.New("task already handled")
