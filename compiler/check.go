@@ -196,11 +196,15 @@ func (b *builder) value(n dsl.Node, sc *scope) *Value {
 		return nil
 	}
 	before := len(b.c.diags.Errors())
-	b.checkTemplates(n, sc, 0)
+	positions := map[string]Pos{}
+	b.checkTemplates(n, sc, 0, positions)
 	if len(b.c.diags.Errors()) > before {
 		return nil
 	}
-	v, err := NewValue(raw, pos(n), sc.vars)
+	if len(positions) == 0 {
+		positions = nil
+	}
+	v, err := NewValueAt(raw, pos(n), sc.vars, positions)
 	if err != nil {
 		b.c.errorf(n, "%v", err)
 		return nil
@@ -208,40 +212,51 @@ func (b *builder) value(n dsl.Node, sc *scope) *Value {
 	return v
 }
 
-func (b *builder) checkTemplates(n dsl.Node, sc *scope, depth int) {
+// checkTemplates checks every template string under n and records where
+// each one's first expression is written (the first occurrence of a string
+// wins; a template's strings are compiled once each).
+func (b *builder) checkTemplates(n dsl.Node, sc *scope, depth int, positions map[string]Pos) {
 	if depth > 200 {
 		return
 	}
 	switch n.Kind() {
 	case dsl.Scalar:
 		if n.IsExpr() {
-			b.checkTemplate(n, sc)
+			b.checkTemplate(n, sc, positions)
 		}
 	case dsl.Sequence:
 		for _, it := range n.Items() {
-			b.checkTemplates(it, sc, depth+1)
+			b.checkTemplates(it, sc, depth+1, positions)
 		}
 	case dsl.Mapping:
 		for _, p := range n.Pairs() {
 			if p.Key.IsExpr() {
-				b.checkTemplate(p.Key, sc)
+				b.checkTemplate(p.Key, sc, positions)
 			}
-			b.checkTemplates(p.Value, sc, depth+1)
+			b.checkTemplates(p.Value, sc, depth+1, positions)
 		}
 	}
 }
 
-func (b *builder) checkTemplate(n dsl.Node, sc *scope) {
+func (b *builder) checkTemplate(n dsl.Node, sc *scope, positions map[string]Pos) {
 	s := n.Text()
 	segs, err := SplitTemplate(s)
 	if err != nil {
 		b.c.add(dsl.Error, n.PosAt(strings.Index(s, "${")), "%v", err)
 		return
 	}
+	first := true
 	for _, seg := range segs {
-		if seg.IsExpr {
-			b.compileExpr(n, seg.Text, exprStart(s, seg), "expression", sc)
+		if !seg.IsExpr {
+			continue
 		}
+		off := exprStart(s, seg)
+		if _, seen := positions[s]; first && !seen {
+			p := n.PosAt(off)
+			positions[s] = Pos{File: p.File, Line: p.Line, Col: p.Col}
+		}
+		first = false
+		b.compileExpr(n, seg.Text, off, "expression", sc)
 	}
 }
 

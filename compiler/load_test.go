@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -99,5 +100,30 @@ func TestDecodeProgramRejectsBadLinks(t *testing.T) {
 	}
 	if _, err := DecodeProgram([]byte(`not json`)); err == nil {
 		t.Fatal("bad JSON accepted")
+	}
+}
+
+// TestEvalErrorNamesExpressionLine: an evaluation error inside a block map
+// names the line of the failing expression, also after a JSON round trip.
+func TestEvalErrorNamesExpressionLine(t *testing.T) {
+	src := "memflow: v1\nworkflows:\n  w:\n    entity: doc\n    steps:\n      - merge:\n          a: 1\n          b: ${ input.x.y }\n"
+	cat, ds := LoadFiles(map[string][]byte{"f.yaml": []byte(src)}, Options{Activities: goldenActivities})
+	if cat == nil {
+		t.Fatal(ds.Error())
+	}
+	p := cat.Programs["w"]
+	data, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := DecodeProgram(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, prog := range []*Program{p, q} {
+		_, err := prog.Workflow.States[0].Commands[0].Value.Eval(&Env{Input: map[string]any{}})
+		if err == nil || !strings.Contains(err.Error(), "f.yaml:8:17:") {
+			t.Fatalf("error %v, want it at f.yaml:8:17", err)
+		}
 	}
 }
