@@ -1,6 +1,3 @@
-// Package schemas embeds the JSON Schemas memflow publishes: flow.schema.json
-// describes flow files (editors use it for completion; the compiler
-// validates every file against it). It imports nothing of memflow.
 package schemas
 
 import (
