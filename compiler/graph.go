@@ -91,8 +91,14 @@ func (c *loader) compileGraph(d *graphDecl) {
 	if d.kind == "workflow" {
 		if e, k := n.Get("entity"); !k.Exists() {
 			c.errorf(d.key, "%s has no `entity` (the entity type of its instances)", what)
-		} else {
-			c.str(e, "entity")
+		} else if name, ok := c.str(e, "entity"); ok && c.entities[name] == nil {
+			var declared []string
+			for n := range c.entities {
+				declared = append(declared, n)
+			}
+			if hint := didYouMean(name, declared); hint != "" {
+				c.warnf(e, "entity type %q is not declared in `entities`%s", name, hint)
+			}
 		}
 	}
 	if tq, k := n.Get("taskQueue"); k.Exists() {
@@ -226,6 +232,9 @@ func (b *builder) seq(steps []dsl.Node, cont, catch int, sc *scope) int {
 			next = heads[i+1].N
 		}
 		b.step(heads[i], n, next, catch, sc)
+		if k := heads[i].Kind; (k == KReturn || k == KFail) && heads[i].When == nil && i+1 < len(steps) {
+			b.c.warnf(steps[i+1], "unreachable step: the %s step before it always ends this sequence", k)
+		}
 	}
 	return heads[0].N
 }
