@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"bytes"
+	"fmt"
 	"flag"
 	"os"
 	"path/filepath"
@@ -83,6 +84,7 @@ func compileArchive(a archive) string {
 	var b bytes.Buffer
 	_ = ds.Render(&b, files)
 	if cat != nil {
+		fmt.Fprintf(&b, "catalogue: %d programs\n", len(cat.Programs))
 		names := make([]string, 0, len(cat.Programs))
 		for n := range cat.Programs {
 			names = append(names, n)
@@ -111,7 +113,7 @@ func runGoldens(t *testing.T, dir string, wantErrors bool) {
 			}
 			a := parseArchive(string(data))
 			got := compileArchive(a)
-			if strings.Contains(got, "program ") == wantErrors {
+			if strings.Contains(got, "catalogue: ") == wantErrors {
 				t.Errorf("%s: expected %s", path, map[bool]string{true: "errors", false: "a compiled program"}[wantErrors])
 			}
 			i := -1
