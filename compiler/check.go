@@ -93,6 +93,7 @@ func runeToByte(s string, r int) int {
 var (
 	coalesceRE = regexp.MustCompile(`^Operator \((.+)\) and coalesce expressions \(\?\?\) cannot be mixed`)
 	unknownRE  = regexp.MustCompile(`^unknown name ([A-Za-z_$][A-Za-z0-9_$]*)`)
+	fieldRE    = regexp.MustCompile(`^unknown field ([A-Za-z_$][A-Za-z0-9_$]*)`)
 )
 
 // exprMessage turns an expr error into a message that says how to fix it.
@@ -117,6 +118,11 @@ func (b *builder) exprMessage(err error, src string, sc *scope) string {
 			hint = " (in scope: " + strings.Join(names, ", ") + ")"
 		}
 		return fmt.Sprintf("unknown name %q in expression%s", name, hint)
+	}
+	if m := fieldRE.FindStringSubmatch(msg); m != nil {
+		// Only `workflow` has known fields.
+		fields := []string{"id", "name", "entity", "taskQueue", "startedAt"}
+		return fmt.Sprintf("unknown field %q of workflow%s (it has %s)", m[1], didYouMean(m[1], fields), strings.Join(fields, ", "))
 	}
 	return "bad expression: " + msg
 }
