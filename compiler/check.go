@@ -202,67 +202,90 @@ func (b *builder) value(n dsl.Node, sc *scope) *Value {
 		return nil
 	}
 	before := len(b.c.diags.Errors())
-	positions := map[string]Pos{}
-	b.checkTemplates(n, sc, 0, positions)
+	t := &templates{positions: map[string]Pos{}, parts: map[string][]part{}}
+	b.checkTemplates(n, sc, 0, t)
 	if len(b.c.diags.Errors()) > before {
 		return nil
 	}
-	if len(positions) == 0 {
-		positions = nil
+	if len(t.positions) == 0 {
+		t.positions = nil
 	}
-	v, err := NewValueAt(raw, pos(n), sc.vars, positions)
-	if err != nil {
+	// The expressions are compiled already: seed the template with them.
+	v := &Value{Raw: raw, Pos: pos(n), Scope: sc.vars, Positions: t.positions, exprs: t.parts}
+	if err := v.compile(); err != nil {
 		b.c.errorf(n, "%v", err)
 		return nil
 	}
 	return v
 }
 
+// templates collects, for one value, where each template string's first
+// expression is written and its compiled parts.
+type templates struct {
+	positions map[string]Pos
+	parts     map[string][]part
+}
+
 // checkTemplates checks every template string under n and records where
 // each one's first expression is written (the first occurrence of a string
 // wins; a template's strings are compiled once each).
-func (b *builder) checkTemplates(n dsl.Node, sc *scope, depth int, positions map[string]Pos) {
+func (b *builder) checkTemplates(n dsl.Node, sc *scope, depth int, t *templates) {
 	if depth > 200 {
 		return
 	}
 	switch n.Kind() {
 	case dsl.Scalar:
 		if n.IsExpr() {
-			b.checkTemplate(n, sc, positions)
+			b.checkTemplate(n, sc, t)
 		}
 	case dsl.Sequence:
 		for _, it := range n.Items() {
-			b.checkTemplates(it, sc, depth+1, positions)
+			b.checkTemplates(it, sc, depth+1, t)
 		}
 	case dsl.Mapping:
 		for _, p := range n.Pairs() {
 			if p.Key.IsExpr() {
-				b.checkTemplate(p.Key, sc, positions)
+				b.checkTemplate(p.Key, sc, t)
 			}
-			b.checkTemplates(p.Value, sc, depth+1, positions)
+			b.checkTemplates(p.Value, sc, depth+1, t)
 		}
 	}
 }
 
-func (b *builder) checkTemplate(n dsl.Node, sc *scope, positions map[string]Pos) {
+func (b *builder) checkTemplate(n dsl.Node, sc *scope, t *templates) {
 	s := n.Text()
+	if _, done := t.parts[s]; done {
+		return
+	}
 	segs, err := SplitTemplate(s)
 	if err != nil {
 		b.c.add(dsl.Error, n.PosAt(strings.Index(s, "${")), "%v", err)
 		return
 	}
-	first := true
+	parts := make([]part, 0, len(segs))
+	ok := true
 	for _, seg := range segs {
 		if !seg.IsExpr {
+			parts = append(parts, part{lit: seg.Text})
 			continue
 		}
 		off := exprStart(s, seg)
-		if _, seen := positions[s]; first && !seen {
+		if _, seen := t.positions[s]; !seen {
 			p := n.PosAt(off)
-			positions[s] = Pos{File: p.File, Line: p.Line, Col: p.Col}
+			t.positions[s] = Pos{File: p.File, Line: p.Line, Col: p.Col}
 		}
-		first = false
-		b.compileExpr(n, seg.Text, off, "expression", sc)
+		e := b.compileExpr(n, seg.Text, off, "expression", sc)
+		if e == nil {
+			ok = false
+			continue
+		}
+		// Runtime errors name where the template string starts its first
+		// expression, as a decoded program's lazily compiled ones do.
+		e.Pos = t.positions[s]
+		parts = append(parts, part{expr: e})
+	}
+	if ok {
+		t.parts[s] = parts
 	}
 }
 
