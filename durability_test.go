@@ -456,4 +456,3 @@ workflows:
 		t.Errorf("work split %v, want both workers busy and 20 in all", counts)
 	}
 }
-
