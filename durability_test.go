@@ -91,7 +91,7 @@ workflows:
       - increment: { after: 1 }
       - merge: { result: "${ steps.a }" }
 `)
-		work(t, eng, memflow.WorkerConfig{Concurrency: 2, Lease: 200 * time.Millisecond})
+		work(t, eng, memflow.WorkerConfig{Concurrency: 2, Lease: 200 * time.Millisecond, Heartbeat: -1})
 		id := start(t, eng, "once", nil)
 		jsonEq(t, result(t, eng, id), `{"after":1,"result":2}`)
 		close(release)
@@ -112,6 +112,36 @@ workflows:
 		}
 		if n != 1 {
 			t.Errorf("activity step committed %d times, want 1", n)
+		}
+	})
+}
+
+// A heartbeat keeps an activity that outlives its lease from running twice.
+func TestActivityHeartbeat(t *testing.T) {
+	eachStore(t, func(t *testing.T, d db) {
+		acts := newActs()
+		acts.gate = make(chan struct{})
+		eng := d.open(t, acts)
+		loadFlow(t, eng, `
+memflow: v1
+workflows:
+  long:
+    entity: doc
+    steps:
+      - id: b
+        activity: test.block
+      - set: { got: "${ steps.b }" }
+`)
+		work(t, eng, memflow.WorkerConfig{Concurrency: 2, Lease: 150 * time.Millisecond})
+		id := start(t, eng, "long", nil)
+		eventually(t, "the activity to start", func() bool { return acts.count("block") == 1 })
+		// Outlive several leases, then let it finish.
+		deadline := time.Now().Add(600 * time.Millisecond)
+		eventually(t, "several leases to pass", func() bool { return time.Now().After(deadline) })
+		close(acts.gate)
+		jsonEq(t, result(t, eng, id), `{"got":"unblocked"}`)
+		if n := acts.count("block"); n != 1 {
+			t.Errorf("activity ran %d times, want 1", n)
 		}
 	})
 }
