@@ -56,6 +56,20 @@ func TestRunResearchAgent(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "completed") {
 		t.Errorf("result: %d", code)
 	}
+	// start uses the newest stored version: no flow file needed.
+	code, out, errs = cli(t, "start", "researchAgent", "--args", `{"query":"q"}`, "--id", "r2", "--db", db)
+	if code != 0 || strings.TrimSpace(out) != "r2" {
+		t.Fatalf("start: %d %q %s", code, out, errs)
+	}
+	if code, _, errs = cli(t, "cancel", "r2", "--db", db); code != 0 {
+		t.Fatalf("cancel: %s", errs)
+	}
+	if code, _, errs = cli(t, "result", "r2", "--wait", "--timeout", "10s", "--db", db); code != 1 || !strings.Contains(errs, "cancelled") {
+		t.Errorf("result of a cancelled workflow: exit %d %s", code, errs)
+	}
+	if code, _, errs = cli(t, "start", "researchAgent", "--args", `{"query":""}`, "--db", db); code != 1 || !strings.Contains(errs, "invalid input") {
+		t.Errorf("invalid input: exit %d %s", code, errs)
+	}
 }
 
 func TestPipelineWithSignal(t *testing.T) {
