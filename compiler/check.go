@@ -15,6 +15,7 @@ import (
 	"github.com/expr-lang/expr/parser"
 	"github.com/memflow/memflow/dsl"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 )
 
 // topNames are the names every expression sees.
@@ -92,6 +93,7 @@ func runeToByte(s string, r int) int {
 var (
 	coalesceRE = regexp.MustCompile(`^Operator \((.+)\) and coalesce expressions \(\?\?\) cannot be mixed`)
 	unknownRE  = regexp.MustCompile(`^unknown name ([A-Za-z_$][A-Za-z0-9_$]*)`)
+	fieldRE    = regexp.MustCompile(`^unknown field ([A-Za-z_$][A-Za-z0-9_$]*)`)
 )
 
 // exprMessage turns an expr error into a message that says how to fix it.
@@ -116,6 +118,11 @@ func (b *builder) exprMessage(err error, src string, sc *scope) string {
 			hint = " (in scope: " + strings.Join(names, ", ") + ")"
 		}
 		return fmt.Sprintf("unknown name %q in expression%s", name, hint)
+	}
+	if m := fieldRE.FindStringSubmatch(msg); m != nil {
+		// Only `workflow` has known fields.
+		fields := []string{"id", "name", "entity", "taskQueue", "startedAt"}
+		return fmt.Sprintf("unknown field %q of workflow%s (it has %s)", m[1], didYouMean(m[1], fields), strings.Join(fields, ", "))
 	}
 	return "bad expression: " + msg
 }
@@ -195,52 +202,90 @@ func (b *builder) value(n dsl.Node, sc *scope) *Value {
 		return nil
 	}
 	before := len(b.c.diags.Errors())
-	b.checkTemplates(n, sc, 0)
+	t := &templates{positions: map[string]Pos{}, parts: map[string][]part{}}
+	b.checkTemplates(n, sc, 0, t)
 	if len(b.c.diags.Errors()) > before {
 		return nil
 	}
-	v, err := NewValue(raw, pos(n), sc.vars)
-	if err != nil {
+	if len(t.positions) == 0 {
+		t.positions = nil
+	}
+	// The expressions are compiled already: seed the template with them.
+	v := &Value{Raw: raw, Pos: pos(n), Scope: sc.vars, Positions: t.positions, exprs: t.parts}
+	if err := v.compile(); err != nil {
 		b.c.errorf(n, "%v", err)
 		return nil
 	}
 	return v
 }
 
-func (b *builder) checkTemplates(n dsl.Node, sc *scope, depth int) {
+// templates collects, for one value, where each template string's first
+// expression is written and its compiled parts.
+type templates struct {
+	positions map[string]Pos
+	parts     map[string][]part
+}
+
+// checkTemplates checks every template string under n and records where
+// each one's first expression is written (the first occurrence of a string
+// wins; a template's strings are compiled once each).
+func (b *builder) checkTemplates(n dsl.Node, sc *scope, depth int, t *templates) {
 	if depth > 200 {
 		return
 	}
 	switch n.Kind() {
 	case dsl.Scalar:
 		if n.IsExpr() {
-			b.checkTemplate(n, sc)
+			b.checkTemplate(n, sc, t)
 		}
 	case dsl.Sequence:
 		for _, it := range n.Items() {
-			b.checkTemplates(it, sc, depth+1)
+			b.checkTemplates(it, sc, depth+1, t)
 		}
 	case dsl.Mapping:
 		for _, p := range n.Pairs() {
 			if p.Key.IsExpr() {
-				b.checkTemplate(p.Key, sc)
+				b.checkTemplate(p.Key, sc, t)
 			}
-			b.checkTemplates(p.Value, sc, depth+1)
+			b.checkTemplates(p.Value, sc, depth+1, t)
 		}
 	}
 }
 
-func (b *builder) checkTemplate(n dsl.Node, sc *scope) {
+func (b *builder) checkTemplate(n dsl.Node, sc *scope, t *templates) {
 	s := n.Text()
+	if _, done := t.parts[s]; done {
+		return
+	}
 	segs, err := SplitTemplate(s)
 	if err != nil {
 		b.c.add(dsl.Error, n.PosAt(strings.Index(s, "${")), "%v", err)
 		return
 	}
+	parts := make([]part, 0, len(segs))
+	ok := true
 	for _, seg := range segs {
-		if seg.IsExpr {
-			b.compileExpr(n, seg.Text, exprStart(s, seg), "expression", sc)
+		if !seg.IsExpr {
+			parts = append(parts, part{lit: seg.Text})
+			continue
 		}
+		off := exprStart(s, seg)
+		if _, seen := t.positions[s]; !seen {
+			p := n.PosAt(off)
+			t.positions[s] = Pos{File: p.File, Line: p.Line, Col: p.Col}
+		}
+		e := b.compileExpr(n, seg.Text, off, "expression", sc)
+		if e == nil {
+			ok = false
+			continue
+		}
+		// Runtime errors name where the template string starts its first
+		// expression, as a decoded program's lazily compiled ones do.
+		e.Pos = t.positions[s]
+		parts = append(parts, part{expr: e})
+	}
+	if ok {
+		t.parts[s] = parts
 	}
 }
 
@@ -302,10 +347,31 @@ func CompileSchema(data []byte) (*jsonschema.Schema, error) {
 	return comp.Compile(url)
 }
 
-// Leaves returns the innermost errors of a validation error.
+// Leaves returns the innermost errors of a validation error. Of the
+// alternatives of a failed anyOf or oneOf, only the best match is kept: the
+// one whose errors reach deepest into the instance (it matched the most),
+// then the one with the fewest errors.
 func Leaves(ve *jsonschema.ValidationError) []*jsonschema.ValidationError {
 	if len(ve.Causes) == 0 {
 		return []*jsonschema.ValidationError{ve}
+	}
+	switch ve.ErrorKind.(type) {
+	case *kind.PropertyNames:
+		return []*jsonschema.ValidationError{ve} // its causes locate nothing
+	case *kind.AnyOf, *kind.OneOf:
+		var best []*jsonschema.ValidationError
+		bestDepth := -1
+		for _, c := range ve.Causes {
+			l := Leaves(c)
+			d := 0
+			for _, e := range l {
+				d = max(d, len(e.InstanceLocation))
+			}
+			if d > bestDepth || (d == bestDepth && len(l) < len(best)) {
+				best, bestDepth = l, d
+			}
+		}
+		return best
 	}
 	var out []*jsonschema.ValidationError
 	for _, c := range ve.Causes {
