@@ -76,7 +76,9 @@ func TestWorkerWatch(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stderr syncBuffer
 	exit := make(chan int, 1)
-	go func() { exit <- run(ctx, []string{"worker", "--flows", dir, "--watch", "--db", db}, &bytes.Buffer{}, &stderr) }()
+	go func() {
+		exit <- run(ctx, []string{"worker", "--flows", dir, "--watch", "--db", db}, &bytes.Buffer{}, &stderr)
+	}()
 	defer func() {
 		cancel()
 		if code := <-exit; code != 0 {
