@@ -486,3 +486,40 @@ workflows:
 		t.Errorf("work split %v, want both workers busy and 20 in all", counts)
 	}
 }
+
+// A worker shut down while an activity runs hands its task back: after the
+// grace period the activity is cancelled, the attempt is not counted, and
+// the next worker runs it to completion.
+func TestGracefulShutdown(t *testing.T) {
+	eachStore(t, func(t *testing.T, d db) {
+		acts := newActs()
+		acts.gate = make(chan struct{})
+		eng := d.open(t, acts)
+		loadFlow(t, eng, `
+memflow: v1
+workflows:
+  long:
+    entity: doc
+    steps:
+      - id: b
+        activity: test.block
+        retry: { maxAttempts: 1 }
+      - set: { got: "${ steps.b }" }
+`)
+		stop := work(t, eng, memflow.WorkerConfig{Grace: 50 * time.Millisecond})
+		id := start(t, eng, "long", nil)
+		eventually(t, "the activity to start", func() bool { return acts.count("block") == 1 })
+		stop()
+		if acts.count("block-cancelled") != 1 {
+			t.Fatal("shutdown did not cancel the activity after the grace period")
+		}
+		close(acts.gate)
+		work(t, eng, memflow.WorkerConfig{})
+		jsonEq(t, result(t, eng, id), `{"got":"unblocked"}`)
+		for _, ev := range history(t, eng, id) {
+			if ev.Kind == "retry" || ev.Kind == "error" {
+				t.Errorf("shutdown counted as a failed attempt: %s %s", ev.Kind, ev.Detail)
+			}
+		}
+	})
+}
