@@ -411,3 +411,44 @@ func signal(t *testing.T, eng *memflow.Engine, id, name string) {
 		t.Fatalf("signal %s to %s: %v", name, id, err)
 	}
 }
+
+// TestWatchStartsBroken: a watcher whose flows do not load at first keeps
+// serving what the database serves, reports the errors, and loads the flows
+// once they are fixed.
+func TestWatchStartsBroken(t *testing.T) {
+	eachStore(t, func(t *testing.T, d db) {
+		ctx := testCtx(t)
+		dir := t.TempDir()
+		flow := filepath.Join(dir, "flow.yaml")
+		writeFile(t, flow, editedV1)
+		eng := d.open(t, newActs())
+		if err := eng.LoadFlows(ctx, dir); err != nil { // a previous run served v1
+			t.Fatal(err)
+		}
+		writeFile(t, flow, unknownActivity)
+		r := &reloads{}
+		wctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			done <- eng.Watch(wctx, memflow.WatchConfig{Paths: []string{dir}, Quiet: 20 * time.Millisecond, OnReload: r.add})
+		}()
+		defer func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("watch: %v", err)
+			}
+		}()
+		first, seen := r.next(t, 0)
+		if first.OK() || !first.First || !strings.HasPrefix(first.Summary(), "load failed, keeping the previous flows: 1 error") {
+			t.Fatalf("first load = %+v (%s)", first, first.Summary())
+		}
+		if _, err := eng.Start(ctx, "edited", nil); err != nil {
+			t.Errorf("the previous version stopped serving: %v", err)
+		}
+		saveAtomically(t, flow, editedV3)
+		rep, _ := r.next(t, seen)
+		if c, ok := change(rep, "edited"); !rep.OK() || !ok || c.From == "" {
+			t.Errorf("reload after the fix = %+v", rep)
+		}
+	})
+}
