@@ -87,7 +87,10 @@ func TestCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test skipped in -short mode")
 	}
-	d := postgresDB(t)
+	eachStore(t, crash)
+}
+
+func crash(t *testing.T, d db) {
 	ctx := context.Background()
 	eng := d.open(t, nil)
 	if err := registerCrashActs(eng); err != nil {

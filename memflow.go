@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/memflow/memflow/activities"
-	"github.com/memflow/memflow/compiler"
 	"github.com/memflow/memflow/internal/store"
 	"github.com/memflow/memflow/runtime"
 )
@@ -105,23 +104,12 @@ func (e *Engine) Activities() *activities.Registry { return e.acts }
 // registered activities and stores each workflow's version in the database,
 // so any worker can resume its instances. New starts use these versions.
 // Declared entity indexes are created. Every problem found is returned in
-// one error, each as file:line:col: message.
+// one error, each as file:line:col: message. It is ReloadFlows without the
+// report (reload.go): workflows that served from files under paths and are
+// gone stop taking new starts, and a failed load is recorded.
 func (e *Engine) LoadFlows(ctx context.Context, paths ...string) error {
-	cat, ds := compiler.Load(paths, compiler.Options{Activities: e.acts, App: e.app})
-	if ds.HasErrors() || cat == nil {
-		return &FlowError{Diagnostics: diagStrings(ds)}
-	}
-	names := make([]string, 0, len(cat.Programs))
-	for n := range cat.Programs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		if err := e.rt.Install(ctx, cat.Programs[n]); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := e.ReloadFlows(ctx, paths...)
+	return err
 }
 
 // Workflows lists the workflows loaded in this engine, sorted.

@@ -189,7 +189,7 @@ func (b *builder) checkStepRefs(n dsl.Node, src string, off int, sc *scope) {
 		if why == "" {
 			why = "it runs after this point"
 		}
-		b.c.add(dsl.Error, p, "steps.%s cannot have completed here: %s (step %q is at line %d)", id, why, id, b.ids[id].Pos().Line)
+		b.c.add(dsl.Error, p, "steps.%s is not available here: %s (step %q is at line %d)", id, why, id, b.ids[id].Pos().Line)
 	}
 }
 

@@ -69,8 +69,9 @@
 // otherwise the thread fails. A failed branch fails its parallel/forEach step
 // once the other branches ended (at once with failFast, which also stops
 // them); a failed awaited hook fails the step awaiting it; a failed main
-// thread fails the instance. A hook started from outside that fails is
-// recorded in history only.
+// thread fails the instance. The instance ends when its main thread ends;
+// hooks still running then (fire and forget) stop with it. A hook started
+// from outside that fails is recorded in history only.
 //
 // # Signals
 //

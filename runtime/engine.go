@@ -36,6 +36,7 @@ type Engine struct {
 	mu     sync.RWMutex
 	newest map[string]*program // workflow name -> newest version loaded here
 	byVer  map[string]*program // name@version -> program
+	swapMu sync.Mutex          // serialises SwapCatalogue (catalogue.go)
 
 	running *inflight
 }
@@ -172,6 +173,9 @@ func (e *Engine) cacheVersion(fv *store.FlowVersion) (*program, error) {
 // newestProgram resolves a workflow name for a new start: the newest version
 // loaded in this engine, else the newest stored in the database.
 func (e *Engine) newestProgram(ctx context.Context, name string) (*program, error) {
+	if p, ok, err := e.servingProgram(ctx, name); ok { // the store's catalogue decides (catalogue.go)
+		return p, err
+	}
 	e.mu.RLock()
 	p := e.newest[name]
 	e.mu.RUnlock()

@@ -163,8 +163,16 @@ func (x *txn) task(kind string, p payload, due time.Time) {
 		Payload: mustJSON(p), DueAt: due})
 }
 
+// maxEventDetail bounds one history row's detail; a larger one keeps its
+// size only (the value itself is in the entity or the step outputs).
+const maxEventDetail = 64 << 10
+
 func (x *txn) event(kind string, t *thread, s *compiler.State, detail any) {
-	ev := store.HistoryEvent{JobID: x.job.ID, At: x.now, Kind: kind, Detail: mustJSON(detail)}
+	d := mustJSON(detail)
+	if len(d) > maxEventDetail {
+		d = mustJSON(map[string]any{"truncated": true, "bytes": len(d)})
+	}
+	ev := store.HistoryEvent{JobID: x.job.ID, At: x.now, Kind: kind, Detail: d}
 	if t != nil && t.Kind != threadMain {
 		ev.Thread = t.ID
 	}

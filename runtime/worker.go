@@ -77,8 +77,12 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 	var wg sync.WaitGroup
 	inflight := 0
 	failures := 0
-	lastCheck := e.now()
+	lastCheck := time.Now()
 	for ctx.Err() == nil {
+		if now := time.Now(); now.Sub(lastCheck) >= cfg.Poll {
+			lastCheck = now
+			e.running.checkCancelled(ctx, e.st)
+		}
 		if free := cfg.Concurrency - inflight; free > 0 {
 			tasks, err := e.st.ClaimTasks(ctx, store.ClaimParams{Queues: cfg.Queues, Limit: free,
 				Lease: cfg.Lease, Worker: cfg.ID, Now: e.now()})
@@ -107,10 +111,6 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 				}
 				continue
 			}
-		}
-		if now := e.now(); now.Sub(lastCheck) >= cfg.Poll {
-			lastCheck = now
-			e.running.checkCancelled(ctx, e.st)
 		}
 		wait := cfg.Poll
 		if failures > 0 {

@@ -23,15 +23,22 @@ func newWorkerCmd(g *globals) *cobra.Command {
 		Args:  args(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
-				if len(flows) > 0 {
+				if watch && len(flows) == 0 {
+					return usageErr("worker: --watch needs --flows")
+				}
+				if len(flows) > 0 && !watch {
 					if err := eng.LoadFlows(ctx, flows...); err != nil {
 						return err
 					}
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "worker serving %v (workflows: %v)\n", queuesOrAll(queues), eng.Workflows())
-				if watch && len(flows) > 0 {
-					go watchFlows(ctx, eng, flows, cmd.ErrOrStderr())
+				if watch { // watch.go: loads, then reloads; bad flows keep the previous versions serving
+					stop, err := startWatch(ctx, eng, flows, cmd.ErrOrStderr())
+					if err != nil {
+						return err
+					}
+					defer stop()
 				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "worker serving %v (workflows: %v)\n", queuesOrAll(queues), eng.Workflows())
 				return eng.Run(ctx, memflow.WorkerConfig{Queues: queues, Concurrency: concurrency})
 			})
 		},
@@ -289,23 +296,6 @@ func newCancelCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
 				return eng.Cancel(ctx, a[0])
-			})
-		},
-	}
-}
-
-func newFlowsCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "flows",
-		Short: "List the workflow versions stored in the database",
-		Args:  args(0, 0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
-				vs, err := eng.FlowVersions(ctx)
-				if err != nil {
-					return err
-				}
-				return printJSON(cmd.OutOrStdout(), vs)
 			})
 		},
 	}

@@ -11,15 +11,17 @@ import (
 )
 
 // newGraphCmd is `memflow graph FILE`: draw the compiled state machine of a
-// flow file's workflows (or one of them) and the hooks they can run.
+// flow file's (or folder's) workflows, or one of them, and the hooks they
+// can run.
 func newGraphCmd() *cobra.Command {
 	var workflow, format string
 	cmd := &cobra.Command{
 		Use:   "graph FILE",
 		Short: "Draw the state machine of a flow as Mermaid or Graphviz dot",
-		Long: `Graph compiles FILE and prints its state machine: states, branches, hooks,
-waits, loops and try/catch edges. --format mermaid (default) or dot; --workflow
-draws one workflow and the hooks it can run.`,
+		Long: `Graph compiles FILE (or a folder, as one catalogue) and prints its state
+machine: states, branches, hooks, waits, loops and try/catch edges.
+--format mermaid (default) or dot; --workflow draws one workflow and the hooks
+it can run.`,
 		Args: args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if format != "mermaid" && format != "dot" {

@@ -100,6 +100,38 @@ func TestPipelineWithSignal(t *testing.T) {
 	}
 }
 
+// worker serves instances started elsewhere, from the stored versions.
+func TestWorkerCommand(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "m.db")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var errb bytes.Buffer
+	go func() {
+		done <- run(ctx, []string{"worker", "--flows", "../../flows/examples", "--db", db}, &bytes.Buffer{}, &errb)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	var id string
+	for {
+		code, out, errs := cli(t, "start", "researchAgent", "--args", `{"query":"q"}`, "--db", db)
+		if code == 0 {
+			id = strings.TrimSpace(out)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("start: %s", errs)
+		}
+		time.Sleep(20 * time.Millisecond) // the worker is still loading the flows
+	}
+	code, out, errs := cli(t, "result", id, "--wait", "--timeout", "30s", "--db", db)
+	if code != 0 || !strings.Contains(out, `"status": "completed"`) {
+		t.Errorf("result: %d %s %s", code, out, errs)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("worker exit %d: %s", code, errb.String())
+	}
+}
+
 func TestExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	db := "sqlite:" + filepath.Join(dir, "m.db")

@@ -150,6 +150,22 @@ type Store interface {
 	LatestFlowVersion(ctx context.Context, name string) (*FlowVersion, error)
 	ListFlowVersions(ctx context.Context) ([]FlowVersion, error)
 	SaveFlowVersion(ctx context.Context, v FlowVersion) error
+
+	// The serving catalogue (catalogue.go): which version of each workflow
+	// name new starts use, and the history of load attempts.
+	//
+	// RecordLoad appends r to the load reports (keeping the newest
+	// MaxLoadReports) and, in the same transaction, makes each entry of serve
+	// the version its name serves (LoadedAt is kept when that version already
+	// served) and retires each name in retire. A report that is not OK
+	// changes no entry. It returns the report's id.
+	RecordLoad(ctx context.Context, r LoadReport, serve []CatalogueEntry, retire []string) (int64, error)
+	// GetCatalogueEntry reads name's entry; ErrNotFound if it never served.
+	GetCatalogueEntry(ctx context.Context, name string) (*CatalogueEntry, error)
+	// ListCatalogue lists every entry, retired ones included, by name.
+	ListCatalogue(ctx context.Context) ([]CatalogueEntry, error)
+	// LoadReports lists the newest limit load reports (0: 10), newest first.
+	LoadReports(ctx context.Context, limit int) ([]LoadReport, error)
 }
 
 // Tx is the set of writes the runtime commits together.

@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Wakeups", testWakeups},
 		{"History", testHistory},
 		{"FlowVersions", testFlowVersions},
+		{"Catalogue", testCatalogue}, {"LoadReportsBounded", testLoadReportsBounded},
 		{"Find", testFind},
 		{"FindErrors", testFindErrors},
 	}
