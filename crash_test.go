@@ -65,7 +65,7 @@ func TestCrashWorkerProcess(t *testing.T) {
 	if url == "" {
 		t.Skip("only runs as TestCrash's worker process")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	eng, err := memflow.Open(ctx, url, memflow.Config{App: app})
 	if err != nil {
@@ -140,9 +140,45 @@ func crash(t *testing.T, d db) {
 		}
 		return n
 	}
+	// progress sums the counters of every instance: it grows with each
+	// committed increment, whichever process commits it.
+	progress := func() float64 {
+		ins, err := eng.Find(ctx, "counter", nil, memflow.FindOptions{Limit: len(ids)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := 0.0
+		for _, in := range ins {
+			ent, _ := decode(t, in.Entity).(map[string]any)
+			c, _ := ent["count"].(float64)
+			h, _ := ent["hooks"].(float64)
+			sum += c + h
+		}
+		return sum
+	}
+	// Slow machines (and -race builds of the worker processes) need far
+	// longer than a fast laptop, so the waits here have their own deadline.
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(8 * time.Minute)
+		if d, ok := t.Deadline(); ok && d.Before(deadline) {
+			deadline = d.Add(-5 * time.Second)
+		}
+		for delay := 5 * time.Millisecond; !cond(); delay = min(delay*2, 200*time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(delay)
+		}
+	}
 	kills := 0
 	for kills < 15 && done() < len(ids) {
-		time.Sleep(time.Duration(150+rand.IntN(500)) * time.Millisecond) // random kill moments, not synchronisation
+		// Each kill comes after the workers have committed something since
+		// the last one, at a random moment after that, so the test kills
+		// work in flight rather than processes that never got going.
+		before := progress()
+		waitFor("progress before a kill", func() bool { return progress() > before || done() == len(ids) })
+		time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond) // a random kill moment, not synchronisation
 		i := rand.IntN(2)
 		mu.Lock()
 		kill(i)
@@ -151,7 +187,7 @@ func crash(t *testing.T, d db) {
 		kills++
 	}
 	t.Logf("killed %d worker processes; %d of %d instances had ended", kills, done(), len(ids))
-	eventually(t, "every workflow to end", func() bool { return done() == len(ids) })
+	waitFor("every workflow to end", func() bool { return done() == len(ids) })
 
 	for _, id := range ids {
 		in, err := eng.Get(ctx, id)
