@@ -109,3 +109,34 @@ hooks:
 		jsonEq(t, result(t, eng, id), `{"sig":{"from":"helper"},"later":2,"at":"2030-01-02T05:04:05Z"}`)
 	})
 }
+
+// A long run of non-blocking steps continues over several transactions.
+func TestLongLoopYields(t *testing.T) {
+	eachStore(t, func(t *testing.T, d db) {
+		eng := d.open(t, nil)
+		loadFlow(t, eng, `
+memflow: v1
+workflows:
+  loop:
+    entity: doc
+    steps:
+      - set: { i: 0 }
+      - while: ${ entity.i < 1500 }
+        maxIterations: 2000
+        steps:
+          - increment: { i: 1 }
+`)
+		work(t, eng, memflow.WorkerConfig{})
+		id := start(t, eng, "loop", nil)
+		jsonEq(t, result(t, eng, id), `{"i":1500}`)
+		steps := 0
+		for _, ev := range history(t, eng, id) {
+			if ev.Kind == "step" {
+				steps++
+			}
+		}
+		if steps != 1502 {
+			t.Errorf("%d step events, want 1502 (set, 1500 increments, while)", steps)
+		}
+	})
+}
