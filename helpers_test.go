@@ -49,11 +49,11 @@ func eachStoreOpt(t *testing.T, parallel bool, fn func(t *testing.T, d db)) {
 	})
 }
 
-func sqliteDB(t *testing.T) db {
+func sqliteDB(t testing.TB) db {
 	return db{URL: "sqlite:" + filepath.Join(t.TempDir(), "memflow.db"), App: "memflow"}
 }
 
-func postgresDB(t *testing.T) db {
+func postgresDB(t testing.TB) db {
 	t.Helper()
 	url := os.Getenv("MEMFLOW_TEST_DATABASE_URL")
 	if url == "" {
