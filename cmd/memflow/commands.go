@@ -224,8 +224,11 @@ func newFindCmd(g *globals) *cobra.Command {
 	var limit int
 	cmd := &cobra.Command{
 		Use:   "find ENTITY",
-		Short: `List instances of an entity type, filtered by --where '{"status":"done"}' or '[{"path":"n","op":">","value":1}]'`,
-		Args:  args(1, 1),
+		Short: "List instances of an entity type whose documents match --where",
+		Long: `find lists instances of ENTITY as JSON. --where is a JSON object of path: value
+equalities, '{"status":"done"}', or a list of conditions,
+'[{"path":"confidence","op":">=","value":0.8}]' (ops: = != < <= > >=).`,
+		Args: args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			conds, err := parseWhere(where)
 			if err != nil {
