@@ -2,6 +2,7 @@ package memflow_test
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -137,6 +138,48 @@ workflows:
 		}
 		if steps != 1502 {
 			t.Errorf("%d step events, want 1502 (set, 1500 increments, while)", steps)
+		}
+	})
+}
+
+// An expression error fails its step with the flow's file:line; an
+// activity's per-attempt timeout fails with type Timeout once attempts run
+// out.
+func TestExpressionErrorAndTimeout(t *testing.T) {
+	eachStore(t, func(t *testing.T, d db) {
+		acts := newActs()
+		acts.gate = make(chan struct{}) // never opened: every attempt times out
+		eng := d.open(t, acts)
+		path := loadFlow(t, eng, `
+memflow: v1
+workflows:
+  broken:
+    entity: doc
+    steps:
+      - set: { ok: true }
+      - set: { x: "${ input.a.b }" }
+  slow:
+    entity: doc
+    steps:
+      - try:
+          - activity: test.block
+            timeout: 30ms
+            retry: { maxAttempts: 2, initialInterval: 1ms }
+        catch:
+          - set: { error: "${ error }" }
+`)
+		work(t, eng, memflow.WorkerConfig{})
+		id := start(t, eng, "broken", nil)
+		we := failure(t, eng, id)
+		if !strings.Contains(we.Message, filepath.Base(path)+":7:") {
+			t.Errorf("error %q does not name %s:7", we.Message, filepath.Base(path))
+		}
+		jsonEq(t, decode(t, mustEntity(t, eng, id)), `{"ok":true}`)
+
+		id = start(t, eng, "slow", nil)
+		res := result(t, eng, id).(map[string]any)["error"].(map[string]any)
+		if res["type"] != "Timeout" || res["attempts"] != 2.0 || acts.count("block") != 2 {
+			t.Errorf("timeout error %v after %d calls", res, acts.count("block"))
 		}
 	})
 }
