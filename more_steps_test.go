@@ -11,6 +11,7 @@ import (
 
 	"github.com/memflow/memflow"
 	"github.com/memflow/memflow/activities"
+	"github.com/memflow/memflow/internal/store"
 )
 
 // Cancelling a parent cancels its children and hooks.
@@ -181,5 +182,51 @@ workflows:
 		if res["type"] != "Timeout" || res["attempts"] != 2.0 || acts.count("block") != 2 {
 			t.Errorf("timeout error %v after %d calls", res, acts.count("block"))
 		}
+	})
+}
+
+// A child step naming an existing workflow id joins that instance: it
+// waits for it when running and takes its result when it ended.
+func TestChildJoinsExistingID(t *testing.T) {
+	eachStore(t, func(t *testing.T, d db) {
+		ctx := context.Background()
+		eng := d.open(t, nil)
+		loadFlow(t, eng, `
+memflow: v1
+workflows:
+  shared:
+    entity: doc
+    steps:
+      - id: v
+        wait: go
+    result: ${ steps.v }
+  user:
+    entity: doc
+    steps:
+      - id: s
+        workflow: shared
+        workflowId: shared-1
+    result: ${ steps.s }
+`)
+		work(t, eng, memflow.WorkerConfig{})
+		start(t, eng, "shared", nil, memflow.WithID("shared-1"))
+		first := start(t, eng, "user", nil)
+		second := start(t, eng, "user", nil)
+		st, err := store.Open(ctx, d.URL, d.App)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		eventually(t, "both users to join shared-1", func() bool {
+			j, err := st.GetJob(ctx, "shared-1")
+			return err == nil && strings.Count(string(j.State), `"thread"`) == 2
+		})
+		if err := eng.Signal(ctx, "shared-1", "go", 42); err != nil {
+			t.Fatal(err)
+		}
+		jsonEq(t, result(t, eng, first), `42`)
+		jsonEq(t, result(t, eng, second), `42`)
+		// Ended: a later user takes the result at once.
+		jsonEq(t, result(t, eng, start(t, eng, "user", nil)), `42`)
 	})
 }

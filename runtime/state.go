@@ -19,6 +19,7 @@ type instance struct {
 	Signals   map[string][]any `json:"signals,omitempty"`
 	Children  []childRef       `json:"children,omitempty"` // started child workflows
 	Parent    *parentLink      `json:"parent,omitempty"`   // awaited by this parent step
+	Watchers  []parentLink     `json:"watchers,omitempty"` // other steps awaiting it (joined an existing id)
 	StartedAt time.Time        `json:"startedAt"`
 }
 
