@@ -230,3 +230,30 @@ workflows:
 		jsonEq(t, result(t, eng, start(t, eng, "user", nil)), `42`)
 	})
 }
+
+// A hook awaited through a signal that fails before signalling fails the
+// step waiting for it.
+func TestHookSignalFailure(t *testing.T) {
+	eachStore(t, func(t *testing.T, d db) {
+		eng := d.open(t, nil)
+		loadFlow(t, eng, `
+memflow: v1
+workflows:
+  main:
+    entity: doc
+    steps:
+      - try:
+          - hook: helper
+            signal: ready
+        catch:
+          - set: { failed: "${ error.message }" }
+hooks:
+  helper:
+    steps:
+      - fail: "helper broke"
+      - signal: ready
+`)
+		work(t, eng, memflow.WorkerConfig{})
+		jsonEq(t, result(t, eng, start(t, eng, "main", nil)), `{"failed":"helper broke"}`)
+	})
+}

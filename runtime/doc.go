@@ -68,7 +68,8 @@
 // inside the same thread (error = {message, type, step, attempts});
 // otherwise the thread fails. A failed branch fails its parallel/forEach step
 // once the other branches ended (at once with failFast, which also stops
-// them); a failed awaited hook fails the step awaiting it; a failed main
+// them); a failed awaited hook fails the step awaiting it (also a hook step
+// with signal: still waiting for the hook's signal); a failed main
 // thread fails the instance. The instance ends when its main thread ends;
 // hooks still running then (fire and forget) stop with it. A hook started
 // from outside that fails is recorded in history only.

@@ -77,6 +77,11 @@ type thread struct {
 	// parent's join (-1: the parent awaits this one alone).
 	Parent string `json:"parent,omitempty"`
 	Slot   int    `json:"slot"`
+	// Notify names a thread waiting (at NotifyTick) for a signal this hook
+	// should send: the hook's failure fails that wait. Unlike Parent, it
+	// does not tie the hook's life to that thread.
+	Notify     string `json:"notify,omitempty"`
+	NotifyTick int64  `json:"notifyTick,omitempty"`
 	// BaseCatch is the catch in force where a branch was forked: a failure
 	// whose catch is BaseCatch belongs to the parent, not the branch.
 	BaseCatch int   `json:"baseCatch"`

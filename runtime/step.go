@@ -274,18 +274,27 @@ func (x *txn) hook(t *thread, s *compiler.State, env *compiler.Env) error {
 	if await && s.Signal == nil {
 		parent = t
 	}
-	if _, err := x.spawnHook(s.Hook, args, parent, -1); err != nil {
+	var name string
+	if await && s.Signal != nil {
+		v, err := s.Signal.Eval(env)
+		if err != nil {
+			return err
+		}
+		name = stringOf(v)
+	}
+	h, err := x.spawnHook(s.Hook, args, parent, -1)
+	if err != nil {
 		return err
 	}
 	switch {
 	case !await:
 		x.complete(t, s, nil)
 	case s.Signal != nil:
-		name, err := s.Signal.Eval(env)
-		if err != nil {
-			return err
+		x.awaitSignal(t, s, name)
+		if t.Wait == waitSignal {
+			// The hook's failure still fails this step while it waits.
+			h.Notify, h.NotifyTick = t.ID, t.Tick
 		}
-		x.awaitSignal(t, s, stringOf(name))
 	default:
 		t.Wait = waitHook
 	}

@@ -289,6 +289,9 @@ func (x *txn) threadFailed(t *thread, se *stepError) {
 		x.childEnded(t.Parent, t.Slot, nil, se)
 	default:
 		x.event("hook-failed", t, nil, se)
+		if p, s := x.at(t.Notify, t.NotifyTick, waitSignal); p != nil {
+			x.failStep(p, s, se)
+		}
 	}
 }
 
