@@ -274,18 +274,27 @@ func (x *txn) hook(t *thread, s *compiler.State, env *compiler.Env) error {
 	if await && s.Signal == nil {
 		parent = t
 	}
-	if _, err := x.spawnHook(s.Hook, args, parent, -1); err != nil {
+	var name string
+	if await && s.Signal != nil {
+		v, err := s.Signal.Eval(env)
+		if err != nil {
+			return err
+		}
+		name = stringOf(v)
+	}
+	h, err := x.spawnHook(s.Hook, args, parent, -1)
+	if err != nil {
 		return err
 	}
 	switch {
 	case !await:
 		x.complete(t, s, nil)
 	case s.Signal != nil:
-		name, err := s.Signal.Eval(env)
-		if err != nil {
-			return err
+		x.awaitSignal(t, s, name)
+		if t.Wait == waitSignal {
+			// The hook's failure still fails this step while it waits.
+			h.Notify, h.NotifyTick = t.ID, t.Tick
 		}
-		x.awaitSignal(t, s, stringOf(name))
 	default:
 		t.Wait = waitHook
 	}
@@ -557,12 +566,56 @@ func (x *txn) child(t *thread, s *compiler.State, env *compiler.Env) error {
 		return err
 	}
 	if !created {
-		return typed("ChildError", "%s: workflow id %q already exists", s.Pos, id)
+		// Idempotent start: the step joins the existing instance.
+		return x.joinChild(t, s, id, await, link)
 	}
 	x.in.Children = append(x.in.Children, childRef{ID: id, Queue: queueOf(cp)})
 	if !await {
 		x.complete(t, s, map[string]any{"id": id})
 		return nil
+	}
+	t.Wait = waitChild
+	return nil
+}
+
+// joinChild makes a child step whose workflow id already exists use that
+// instance: its result when it ended, else it notifies this step when it
+// does (the child row is locked after the parent's: a child never locks its
+// parent, so the order cannot cycle).
+func (x *txn) joinChild(t *thread, s *compiler.State, id string, await bool, link *parentLink) error {
+	if id == x.job.ID {
+		return typed("ChildError", "%s: a workflow cannot start itself as its child", s.Pos)
+	}
+	child, err := x.tx.GetJob(x.ctx, id, await)
+	if err != nil {
+		return err
+	}
+	if !await {
+		x.complete(t, s, map[string]any{"id": id})
+		return nil
+	}
+	switch child.Status {
+	case store.StatusCompleted:
+		res, err := decodeValue(child.Result)
+		if err != nil {
+			return err
+		}
+		x.complete(t, s, res)
+		return nil
+	case store.StatusRunning:
+	default:
+		return typed("ChildFailed", "%s: child workflow %q %s: %s", s.Pos, id, child.Status, child.Error)
+	}
+	in, err := decodeInstance(child.State)
+	if err != nil {
+		return err
+	}
+	in.Watchers = append(in.Watchers, *link)
+	if child.State, err = json.Marshal(in); err != nil {
+		return err
+	}
+	if err := x.tx.UpdateJob(x.ctx, child); err != nil {
+		return err
 	}
 	t.Wait = waitChild
 	return nil

@@ -145,6 +145,7 @@ func TestExitCodes(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"run"}, 2, "wrong number of arguments"},
+		{[]string{"nosuch"}, 2, "unknown command"},
 		{[]string{"run", failing, "--nope"}, 2, "unknown flag"},
 		{[]string{"run", failing, "--args", "{bad"}, 2, "--args is not valid JSON"},
 		{[]string{"run", bad}, 1, "nope.nothing"},
