@@ -409,8 +409,17 @@ func (e *Engine) runActivity(ctx, dbctx context.Context, task store.Task, p payl
 		})
 	}
 	if ctx.Err() != nil {
-		// Shutdown: hand the task back untouched; it is not an attempt.
-		if rerr := e.st.InTx(dbctx, func(tx store.Tx) error { return tx.RescheduleTask(dbctx, task.ID, e.now()) }); rerr != nil {
+		// Shutdown: hand the work back as a fresh task; this claim is not an
+		// attempt.
+		p.Attempt = attempt - 1
+		rerr := e.st.InTx(dbctx, func(tx store.Tx) error {
+			ok, err := tx.DeleteTask(dbctx, task.ID)
+			if err != nil || !ok {
+				return err
+			}
+			return tx.EnqueueTasks(dbctx, []store.Task{{JobID: task.JobID, Queue: task.Queue, Kind: task.Kind, Payload: mustJSON(p)}})
+		})
+		if rerr != nil {
 			e.log.Warn("release task at shutdown", "task", task.ID, "err", rerr)
 		}
 		return
