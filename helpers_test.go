@@ -285,7 +285,7 @@ func (a *testActs) register(t *testing.T, eng *memflow.Engine) {
 		a.inc("fatal")
 		return nil, activities.NonRetryable(errors.New("card declined"))
 	}))
-	must(eng.Register("test.block", func(ctx context.Context) (string, error) {
+	block := func(ctx context.Context) (string, error) {
 		a.inc("block")
 		a.mu.Lock()
 		gate := a.gate
@@ -297,5 +297,12 @@ func (a *testActs) register(t *testing.T, eng *memflow.Engine) {
 		case <-gate:
 			return "unblocked", nil
 		}
+	}
+	must(eng.Register("test.block", block))
+	// test.attempt is test.block reporting its attempt number.
+	must(eng.Register("test.attempt", func(ctx context.Context) (map[string]any, error) {
+		res, err := block(ctx)
+		info, _ := activities.InfoFrom(ctx)
+		return map[string]any{"attempt": info.Attempt, "result": res}, err
 	}))
 }

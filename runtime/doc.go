@@ -60,7 +60,8 @@
 // back-off (a new task row with a due time and the attempt count) unless it
 // is non-retryable (activities.NonRetryable, or its type is listed in the
 // step's nonRetryable) or attempts are exhausted (claims of crashed workers
-// count as attempts); then the step fails.
+// count as attempts; an attempt cut short by a graceful shutdown does not);
+// then the step fails.
 //
 // # Failures
 //
