@@ -507,7 +507,7 @@ workflows:
     entity: doc
     steps:
       - id: b
-        activity: test.block
+        activity: test.attempt
         retry: { maxAttempts: 1 }
       - set: { got: "${ steps.b }" }
 `)
@@ -520,7 +520,7 @@ workflows:
 		}
 		close(acts.gate)
 		work(t, eng, memflow.WorkerConfig{})
-		jsonEq(t, result(t, eng, id), `{"got":"unblocked"}`)
+		jsonEq(t, result(t, eng, id), `{"got":{"attempt":1,"result":"unblocked"}}`)
 		for _, ev := range history(t, eng, id) {
 			if ev.Kind == "retry" || ev.Kind == "error" {
 				t.Errorf("shutdown counted as a failed attempt: %s %s", ev.Kind, ev.Detail)

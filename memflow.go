@@ -282,7 +282,7 @@ func (e *Engine) Result(ctx context.Context, id string) (json.RawMessage, error)
 			return nil, fmt.Errorf("result of %q: %w", id, ctx.Err())
 		case <-t.C:
 		}
-		delay = min(delay*2, 500*time.Millisecond)
+		delay = min(delay*2, 200*time.Millisecond)
 	}
 }
 

@@ -230,7 +230,7 @@ func (e *Engine) Watch(ctx context.Context, cfg WatchConfig) error {
 	load := func(ctx context.Context, first bool) {
 		r, _ := e.ReloadFlows(ctx, cfg.Paths...)
 		r.First = first
-		if ctx.Err() == nil || !r.OK() {
+		if ctx.Err() == nil { // a load cut short by shutdown is no news
 			report(r)
 		}
 	}

@@ -148,6 +148,7 @@ workflows:
     entity: doc
     steps:
       - set: { other: true }
+      - wait: done
 `
 
 // TestHotReload edits a watched flow while an instance waits on its first
@@ -166,7 +167,7 @@ func TestHotReload(t *testing.T) {
 		}
 		writeFile(t, other, otherFlow)
 		eng := d.open(t, newActs())
-		work(t, eng, memflow.WorkerConfig{})
+		stopWork := work(t, eng, memflow.WorkerConfig{})
 		r := watchDir(t, eng, dir)
 		seen := 1
 
@@ -260,6 +261,11 @@ func TestHotReload(t *testing.T) {
 		// Delete a file: its workflow takes no new starts, here and in a
 		// second engine that never loaded or watched anything.
 		otherVersion := servingFlow(st, "other").Version
+		pinned := start(t, eng, "other", nil)
+		eventually(t, "the other instance to wait", func() bool {
+			doc, _ := decode(t, instance(t, eng, pinned).Entity).(map[string]any)
+			return doc["other"] == true
+		})
 		if err := os.Remove(other); err != nil {
 			t.Fatal(err)
 		}
@@ -281,6 +287,15 @@ func TestHotReload(t *testing.T) {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("%s: error %q\nwant it to contain %q", name, err, want)
 			}
+		}
+		// An instance of the removed flow still finishes, on its version,
+		// even on a worker that never saw the file.
+		stopWork()
+		work(t, second, memflow.WorkerConfig{})
+		signal(t, eng, pinned, "done")
+		jsonEq(t, result(t, eng, pinned), `{"other":true}`)
+		if got := instance(t, eng, pinned).Version; got != otherVersion {
+			t.Errorf("the removed flow's instance ran %s, want %s", got, otherVersion)
 		}
 		id, err := second.Start(ctx, "edited", nil)
 		if err != nil {

@@ -32,7 +32,7 @@ func (b *builder) expr(n dsl.Node, what string, sc *scope) *Expr {
 	if !n.IsString() { // true, 3, null: a literal expression
 		e, err := NewExpr(text, pos(n), sc.vars)
 		if err != nil {
-			b.c.errorf(n, "%s: %s", what, exprMessage(err, text))
+			b.c.errorf(n, "%s: %s", what, b.exprMessage(err, text, sc))
 			return nil
 		}
 		return e
@@ -125,14 +125,6 @@ func (b *builder) exprMessage(err error, src string, sc *scope) string {
 		return fmt.Sprintf("unknown field %q of workflow%s (it has %s)", m[1], didYouMean(m[1], fields), strings.Join(fields, ", "))
 	}
 	return "bad expression: " + msg
-}
-
-func exprMessage(err error, src string) string {
-	var fe *file.Error
-	if errors.As(err, &fe) {
-		return "bad expression: " + fe.Message
-	}
-	return fmt.Sprintf("bad expression %q: %v", src, err)
 }
 
 // isCallee reports whether the identifier at rune offset from is called.

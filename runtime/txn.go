@@ -289,6 +289,9 @@ func (x *txn) threadFailed(t *thread, se *stepError) {
 		x.childEnded(t.Parent, t.Slot, nil, se)
 	default:
 		x.event("hook-failed", t, nil, se)
+		if p, s := x.at(t.Notify, t.NotifyTick, waitSignal); p != nil {
+			x.failStep(p, s, se)
+		}
 	}
 }
 
@@ -426,7 +429,11 @@ func (x *txn) endWorkflow(status string, res any, se *stepError) {
 	for _, c := range x.in.Children {
 		x.tasks = append(x.tasks, store.Task{JobID: c.ID, Queue: c.Queue, Kind: taskCancel, Payload: json.RawMessage("{}")})
 	}
-	if pl := x.in.Parent; pl != nil {
+	watchers := x.in.Watchers
+	if x.in.Parent != nil {
+		watchers = append([]parentLink{*x.in.Parent}, watchers...)
+	}
+	for _, pl := range watchers {
 		p := payload{Thread: pl.Thread, Tick: pl.Tick, Child: x.job.ID, Status: status, Result: resRaw}
 		if se != nil {
 			p.Error = se.Message

@@ -158,6 +158,11 @@ func (w *Watcher) loop(ctx context.Context, events <-chan fsnotify.Event, errs <
 			timer, fire = nil, nil
 		}
 	}
+	rearm := func() {
+		stop()
+		timer = w.cfg.NewTimer(w.cfg.Quiet)
+		fire = timer.C()
+	}
 	defer stop()
 	for {
 		select {
@@ -171,14 +176,15 @@ func (w *Watcher) loop(ctx context.Context, events <-chan fsnotify.Event, errs <
 				continue
 			}
 			pending[ev.Name] = true
-			stop()
-			timer = w.cfg.NewTimer(w.cfg.Quiet)
-			fire = timer.C()
+			rearm()
 		case err, ok := <-errs:
 			if !ok {
 				return errors.New("watch: error stream closed")
 			}
 			w.cfg.OnError(fmt.Errorf("watch: %w", err))
+			if errors.Is(err, fsnotify.ErrEventOverflow) { // events were lost: load again to be sure
+				rearm()
+			}
 		case <-fire:
 			timer, fire = nil, nil
 			paths := make([]string, 0, len(pending))

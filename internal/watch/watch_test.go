@@ -2,6 +2,7 @@ package watch
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -54,6 +55,7 @@ func (f *fakeTimers) nextTimer(t *testing.T) *fakeTimer {
 // loopHarness runs the debounce loop on synthetic events.
 type loopHarness struct {
 	events  chan fsnotify.Event
+	errs    chan error
 	timers  *fakeTimers
 	reloads chan []string
 	done    chan error
@@ -61,15 +63,15 @@ type loopHarness struct {
 
 func startLoop(t *testing.T, dir string) *loopHarness {
 	t.Helper()
-	h := &loopHarness{events: make(chan fsnotify.Event), timers: &fakeTimers{armed: make(chan *fakeTimer, 16)},
+	h := &loopHarness{events: make(chan fsnotify.Event), errs: make(chan error), timers: &fakeTimers{armed: make(chan *fakeTimer, 16)},
 		reloads: make(chan []string, 16), done: make(chan error, 1)}
-	w, err := New(Config{Paths: []string{dir}, NewTimer: h.timers.new})
+	w, err := New(Config{Paths: []string{dir}, NewTimer: h.timers.new, OnError: func(error) {}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		h.done <- w.loop(ctx, h.events, nil, func(_ context.Context, paths []string) { h.reloads <- paths })
+		h.done <- w.loop(ctx, h.events, h.errs, func(_ context.Context, paths []string) { h.reloads <- paths })
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -197,5 +199,21 @@ func write(t *testing.T, path, content string) {
 	}
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Lost events (the kernel queue overflowed) trigger a reload: something may
+// have changed.
+func TestOverflowReloads(t *testing.T) {
+	h := startLoop(t, t.TempDir())
+	h.errs <- fsnotify.ErrEventOverflow
+	h.timers.nextTimer(t).fire()
+	if got := h.reload(t); len(got) != 0 {
+		t.Errorf("reload paths = %v, want none named", got)
+	}
+	h.errs <- errors.New("some other watch error")
+	h.send(filepath.Join(t.TempDir(), "outside.yaml"), fsnotify.Write)
+	if n := len(h.timers.armed); n != 0 {
+		t.Errorf("a plain watch error armed %d timers", n)
 	}
 }
