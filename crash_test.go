@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -99,12 +98,7 @@ func crash(t *testing.T, d db) {
 		t.Fatal(err)
 	}
 	loadFlow(t, eng, crashFlow)
-	// SQLite serialises every write across the processes through one file:
-	// a smaller fleet keeps the test quick there (and under -race).
-	n := 100
-	if strings.HasPrefix(d.URL, "sqlite:") {
-		n = 25
-	}
+	const n = 100
 	var ids []string
 	for range n {
 		ids = append(ids, start(t, eng, "crash", nil))
