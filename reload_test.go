@@ -467,3 +467,41 @@ func TestWatchStartsBroken(t *testing.T) {
 		}
 	})
 }
+
+// TestReloadScope: reloading one folder retires only workflows whose files
+// were under it; flows loaded from elsewhere keep serving. An unchanged
+// reload reports no change.
+func TestReloadScope(t *testing.T) {
+	eachStore(t, func(t *testing.T, d db) {
+		ctx := testCtx(t)
+		a, b := t.TempDir(), t.TempDir()
+		writeFile(t, filepath.Join(a, "edited.yaml"), editedV1)
+		writeFile(t, filepath.Join(b, "other.yaml"), otherFlow)
+		eng := d.open(t, nil)
+		if err := eng.LoadFlows(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		r, err := eng.ReloadFlows(ctx, a)
+		if err != nil || len(r.Changes) != 1 || r.Changes[0].Name != "edited" || r.Changes[0].From != "" {
+			t.Fatalf("first reload of a = %+v, %v", r, err)
+		}
+		r, err = eng.ReloadFlows(ctx, a)
+		if err != nil || len(r.Changes) != 0 || r.Summary() != "reload: no flow changed (1 flow serving)" {
+			t.Errorf("unchanged reload = %+v (%s), %v", r, r.Summary(), err)
+		}
+		writeFile(t, filepath.Join(a, "edited.yaml"), strings.ReplaceAll(editedV1, "edited", "renamed"))
+		r, err = eng.ReloadFlows(ctx, a)
+		if err != nil || len(r.Changes) != 2 {
+			t.Fatalf("reload after a rename = %+v, %v", r, err)
+		}
+		if r.Summary() != "reload: 1 flow changed: renamed (new) "+r.Changes[0].To[:8]+"; 1 removed: edited" {
+			t.Errorf("reload after a rename = %s, %v", r.Summary(), err)
+		}
+		if _, err := eng.Start(ctx, "other", nil); err != nil {
+			t.Errorf("a flow outside the reloaded folder stopped serving: %v", err)
+		}
+		if _, err := eng.Start(ctx, "edited", nil); !errors.Is(err, memflow.ErrRetired) {
+			t.Errorf("start of the renamed-away workflow = %v, want ErrRetired", err)
+		}
+	})
+}

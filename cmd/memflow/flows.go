@@ -69,8 +69,12 @@ func printFlows(w io.Writer, st *memflow.FlowStatus) error {
 		return err
 	}
 	if l := st.LastError; l != nil {
-		fmt.Fprintf(w, "\nlast load failed at %s (%s): %d errors; the versions above keep serving\n",
-			l.At.UTC().Format(time.RFC3339), l.Source, len(l.Errors))
+		count := fmt.Sprintf("%d errors", len(l.Errors))
+		if len(l.Errors) == 1 {
+			count = "1 error"
+		}
+		fmt.Fprintf(w, "\nlast load failed at %s (%s): %s; the versions above keep serving\n",
+			l.At.UTC().Format(time.RFC3339), l.Source, count)
 		for _, e := range l.Errors {
 			fmt.Fprintln(w, e)
 		}

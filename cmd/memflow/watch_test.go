@@ -168,7 +168,7 @@ func TestWorkerWatchReloadLog(t *testing.T) {
 	}
 	code, out, _ := cli("flows")
 	if code != 0 || !regexp.MustCompile(`hello\s+[0-9a-f]{32}\s+serving`).MatchString(out) ||
-		!strings.Contains(out, "last load failed at") || !strings.Contains(out, `hello.yaml:6:19: unknown activity "nope.nothing"`) {
+		!regexp.MustCompile(`last load failed at \S+ \(.*\): 1 error;`).MatchString(out) || !strings.Contains(out, `hello.yaml:6:19: unknown activity "nope.nothing"`) {
 		t.Errorf("memflow flows = %d:\n%s", code, out)
 	}
 	code, out, _ = cli("flows", "--json")

@@ -159,3 +159,22 @@ func TestNewErrors(t *testing.T) {
 		t.Error("a negative quiet period accepted")
 	}
 }
+
+// A watched folder that is removed and created again is watched again.
+func TestRealRootRemovedAndBack(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "flows")
+	write(t, filepath.Join(root, "a.yaml"), "x")
+	r := runReal(t, root)
+	if err := os.RemoveAll(root); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor(t, 0, root)
+	n := len(r.all())
+	back := filepath.Join(root, "b.yaml")
+	write(t, back, "x")
+	r.waitFor(t, n, root) // the folder's creation
+	n = len(r.all())
+	later := filepath.Join(root, "c.yaml")
+	write(t, later, "x")
+	r.waitFor(t, n, later)
+}

@@ -209,11 +209,18 @@ func (w *Watcher) relevant(ev fsnotify.Event) bool {
 	if w.dirs[name] && ev.Has(fsnotify.Remove|fsnotify.Rename) {
 		delete(w.dirs, name)
 		_ = w.fs.Remove(name) // already gone with the folder on most systems
+		if w.roots[name] {
+			// Watch the parent so the folder is picked up again when it
+			// comes back (a checkout that emptied it, a move and back).
+			if err := w.addDir(filepath.Dir(name)); err != nil {
+				w.cfg.OnError(fmt.Errorf("watch: %s was removed and its parent cannot be watched: %w", name, err))
+			}
+		}
 		return true
 	}
 	if ev.Has(fsnotify.Create) && !w.files[name] {
 		if info, err := os.Stat(name); err == nil && info.IsDir() {
-			if skipDir(name) {
+			if skipDir(name) && !w.roots[name] {
 				return false
 			}
 			if err := w.addTree(name); err != nil {
