@@ -1,6 +1,100 @@
-// Package runtime executes compiled state machines durably: workers claim
-// tasks from the store, run activities outside the transaction, and commit
-// each step transition (entity change, output, cursor, next tasks, history)
-// in one transaction. It imports compiler (the state machine types),
-// activities and the store; never the YAML parser.
+// Package runtime executes compiled state machines (compiler.Program)
+// durably on a store.Store. It imports compiler (the state machine types and
+// expressions), activities and internal/store; never the YAML front end.
+//
+// # Instances and threads
+//
+// An instance is a jobs row: the entity document in jobs.context and the
+// runtime's cursor state in jobs.state (JSON, see instance in state.go).
+// The state holds threads: the workflow's main thread, one thread per hook
+// run (own input and steps scope, same entity) and one per branch of a
+// parallel or forEach step (a copy of the parent's steps scope plus the
+// item/index variables; a branch's output, in the step's output list, is the
+// output of its last step that has an id or an output of its own: activity,
+// hook, child, wait, parallel, forEach). Each thread has a cursor (state number), a tick
+// (incremented on every state entry) and what it waits for, if anything.
+// The state also keeps signals received before anyone waited for them, the
+// pending joins of parallel/forEach steps, while-loop counters, started
+// children and, for a child, the parent step awaiting it.
+//
+// # Transitions
+//
+// Everything that changes an instance happens in one store transaction that
+// locks its jobs row: decode the state, apply one event (a task), run every
+// runnable thread through consecutive non-blocking steps (entity commands,
+// if/switch/while/try, when-skips, return, fail, signal emits,
+// fire-and-forget hooks and children) until each blocks (activity, wait,
+// sleep, join, awaited hook or child) or ends, then write the entity, the
+// state, the status/result, the new tasks and one history row per step, and
+// delete the task being handled. If that task was already deleted (another
+// worker handled it after a lease expired) the transaction rolls back.
+// A transaction runs at most 1000 steps, then continues in a new one.
+//
+// Entity commands evaluate their paths and values, apply to a fresh copy of
+// the document with store.ApplyCommands and, when the entity type declares a
+// schema, validate the result; any failure fails the step and keeps nothing
+// of it. Expressions see compiler.Env with the engine's injected clock; every
+// evaluated value is normalised through JSON (whole numbers as int) so it
+// reads the same before and after a resume.
+//
+// # Tasks
+//
+// Tasks are rows (store.Task) on the instance's task queue; timers are tasks
+// with a due time. Kinds: run (start, or continue a long run), activity,
+// timer (sleep end, wait timeout, workflow or hook timeout), signal, hook
+// (started from outside), child (a child instance ended) and cancel (a parent
+// ended). A task names the thread and tick it was made for; when the thread
+// has moved on it is dropped.
+//
+// # Activities
+//
+// An activity step evaluates its arguments in the transition that reaches it
+// and enqueues an activity task carrying them. A worker claims the task,
+// checks (without locking) that the thread still waits at that tick, runs
+// the function outside any transaction with a context carrying the attempt's
+// activities.Info (idempotency key "workflow/[thread/]step/iteration"), the
+// per-attempt timeout and a cancel hook, then commits the result and
+// advances the thread in one transaction, only if the thread still waits at
+// that tick and the task still exists: the result is committed once and a
+// committed activity never runs again. A failure is retried with exponential
+// back-off (a new task row with a due time and the attempt count) unless it
+// is non-retryable (activities.NonRetryable, or its type is listed in the
+// step's nonRetryable) or attempts are exhausted (claims of crashed workers
+// count as attempts); then the step fails.
+//
+// # Failures
+//
+// A failing step jumps to the catch of its innermost try when that try is
+// inside the same thread (error = {message, type, step, attempts});
+// otherwise the thread fails. A failed branch fails its parallel/forEach step
+// once the other branches ended (at once with failFast, which also stops
+// them); a failed awaited hook fails the step awaiting it; a failed main
+// thread fails the instance. A hook started from outside that fails is
+// recorded in history only.
+//
+// # Signals
+//
+// Signal enqueues a signal task on the target instance (durable even with no
+// worker running). Its transition hands the data to the oldest thread
+// waiting for that name (a wait step, or a hook step with signal:), or keeps
+// it in the state for the first later wait of that name. A signal step aimed
+// at another instance enqueues such a task too, so one transaction never
+// locks two instances.
+//
+// # Children
+//
+// A child step inserts the child instance in the parent's transaction (a new
+// row, so no lock is taken on another instance); the child's end enqueues a
+// child task on the parent. Ending an instance enqueues cancel tasks for its
+// children, so a cancelled or failed parent stops them.
+//
+// # Workers
+//
+// Work claims up to Concurrency due tasks with a lease, runs each in a
+// goroutine, and sleeps until a store wakeup, a finished task or the poll
+// interval. A worker that dies leaves its tasks leased; after the lease they
+// are claimable again. At shutdown Work stops claiming, lets in-flight tasks
+// finish within the grace period, then cancels the remaining activities and
+// hands their tasks back. Cancel stops in-flight activities of the instance
+// on this worker at once and on other workers at their next poll.
 package runtime

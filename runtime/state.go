@@ -69,7 +69,7 @@ type thread struct {
 	Input  any            `json:"input,omitempty"`
 	Steps  map[string]any `json:"steps,omitempty"`
 	Vars   map[string]any `json:"vars,omitempty"`
-	Last   any            `json:"last,omitempty"` // output of the last step (a branch's output)
+	Last   any            `json:"last,omitempty"` // a branch's output (see producesOutput)
 	Wait   string         `json:"wait,omitempty"`
 	Signal string         `json:"signal,omitempty"` // when waiting for a signal
 	// Parent is the thread whose step awaits this one; Slot its place in the

@@ -227,10 +227,22 @@ func (x *txn) complete(t *thread, s *compiler.State, out any) {
 	if s.ID != "" {
 		t.Steps[s.ID] = out
 	}
-	t.Last = out
+	if s.ID != "" || producesOutput(s.Kind) {
+		t.Last = out
+	}
 	x.event("step", t, s, map[string]any{"output": out, "tick": t.Tick, "iteration": t.Visits[s.N]})
 	x.goTo(t, s.Next)
 	x.wake(t)
+}
+
+// producesOutput reports whether a step kind has an output of its own
+// (commands and control steps have none).
+func producesOutput(k compiler.Kind) bool {
+	switch k {
+	case compiler.KActivity, compiler.KHook, compiler.KChild, compiler.KWait, compiler.KParallel, compiler.KForEach:
+		return true
+	}
+	return false
 }
 
 // failStep fails t's current step: t jumps to the innermost catch, or the

@@ -135,7 +135,10 @@ func runToEnd(ctx context.Context, eng *memflow.Engine, id string, progress io.W
 func formatEvent(ev memflow.Event, start time.Time) string {
 	where := ev.Step
 	if ev.Thread != "" {
-		where = ev.Thread + "/" + ev.Step
+		where = ev.Thread
+		if ev.Step != "" {
+			where += "/" + ev.Step
+		}
 	}
 	detail := string(ev.Detail)
 	if len(detail) > 110 {

@@ -30,6 +30,10 @@ type dialect struct {
 	fieldCond func(segs []Segment, op string, v any, arg func(any) string) (string, error)
 	// createIndex renders CREATE INDEX for (name, field expression, entity literal).
 	createIndex func(name, expr, entity string) string
+	// afterIndex refreshes planner statistics after CreateIndex ("" none):
+	// SQLite's planner only prefers a partial expression index over the
+	// entity index once it has statistics.
+	afterIndex string
 }
 
 const taskCols = `id, job_id, queue, kind, payload, due_at, attempts, lease_until, COALESCE(worker, '')`
@@ -79,6 +83,7 @@ var sqliteDialect = dialect{
 	createIndex: func(name, expr, entity string) string {
 		return `CREATE INDEX IF NOT EXISTS ` + quoteIdent(name) + ` ON jobs (` + expr + `) WHERE entity = ` + entity
 	},
+	afterIndex: `ANALYZE jobs`,
 }
 
 func nullJSON(b []byte) any {

@@ -14,7 +14,7 @@ import (
 // pgBackend runs the store on a pgx pool whose connections have search_path
 // set to the app's schema.
 type pgBackend struct {
-	pool_   *pgxpool.Pool
+	pgPool  *pgxpool.Pool
 	channel string
 }
 
@@ -32,7 +32,7 @@ func openPostgres(ctx context.Context, url, app string, o options) (Store, error
 	if err != nil {
 		return nil, fmt.Errorf("open postgres %s: %w", redact(url), err)
 	}
-	b := &pgBackend{pool_: pool, channel: wakeupChannel(schema)}
+	b := &pgBackend{pgPool: pool, channel: wakeupChannel(schema)}
 	err = b.inTx(ctx, func(q querier) error {
 		if _, err := q.exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(b.channel)); err != nil {
 			return err
@@ -70,7 +70,7 @@ func (b *pgBackend) inTx(ctx context.Context, fn func(q querier) error) error {
 			case <-t.C:
 			}
 		}
-		err = pgx.BeginFunc(ctx, b.pool_, func(tx pgx.Tx) error { return fn(pgxQuerier{tx}) })
+		err = pgx.BeginFunc(ctx, b.pgPool, func(tx pgx.Tx) error { return fn(pgxQuerier{tx}) })
 		if !retryable(err) {
 			return err
 		}
@@ -83,9 +83,9 @@ func retryable(err error) bool {
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 }
 
-func (b *pgBackend) pool() querier      { return pgxQuerier{b.pool_} }
+func (b *pgBackend) pool() querier      { return pgxQuerier{b.pgPool} }
 func (b *pgBackend) committed([]string) {} // NOTIFY was sent inside the transaction
-func (b *pgBackend) close() error       { b.pool_.Close(); return nil }
+func (b *pgBackend) close() error       { b.pgPool.Close(); return nil }
 
 // wakeups LISTENs on a dedicated connection (not from the pool) until ctx
 // ends, reconnecting after failures.
@@ -126,7 +126,7 @@ func (b *pgBackend) wakeups(ctx context.Context) (<-chan string, error) {
 }
 
 func (b *pgBackend) listen(ctx context.Context) (*pgx.Conn, error) {
-	conn, err := pgx.ConnectConfig(ctx, b.pool_.Config().ConnConfig)
+	conn, err := pgx.ConnectConfig(ctx, b.pgPool.Config().ConnConfig)
 	if err != nil {
 		return nil, err
 	}

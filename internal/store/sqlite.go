@@ -12,7 +12,10 @@ import (
 
 // sqliteBackend runs the store on one SQLite file through one connection:
 // transactions are BEGIN IMMEDIATE, so they serialize in this process and
-// other processes wait on busy_timeout.
+// other processes wait on busy_timeout. Because there is one connection, a
+// function passed to InTx must use only its Tx: calling the Store's own
+// methods from inside it waits for the connection the transaction holds.
+// Wakeups reach subscribers of the same Store value only.
 type sqliteBackend struct {
 	db  *sql.DB
 	hub hub

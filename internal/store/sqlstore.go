@@ -195,8 +195,14 @@ func (s *sqlStore) CreateIndex(ctx context.Context, entityType, field string) er
 		if err := s.lockSchema(ctx, tx); err != nil {
 			return err
 		}
-		_, err := tx.exec(ctx, q)
-		return err
+		if _, err := tx.exec(ctx, q); err != nil {
+			return err
+		}
+		if s.d.afterIndex != "" {
+			_, err := tx.exec(ctx, s.d.afterIndex)
+			return err
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("create index on %s(%s): %w", entityType, field, err)
