@@ -200,44 +200,65 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// runWorkflows opens an engine, runs the workload's workflows and returns
+// session is an open engine with its worker running.
+type session struct {
+	eng        *memflow.Engine
+	stopWorker context.CancelFunc
+	workerDone chan error
+	stopped    bool
+	closed     bool
+}
+
+// openSession opens an engine on t with the bench flows and activities and
+// starts a worker of the given concurrency.
+func openSession(ctx context.Context, t *target, workers int) (*session, error) {
+	eng, err := memflow.Open(ctx, t.url, memflow.Config{App: t.app})
+	if err != nil {
+		return nil, fmt.Errorf("bench: open %s: %w", t.dialect, err)
+	}
+	if err := register(eng); err == nil {
+		err = loadFlows(ctx, eng)
+	}
+	if err != nil {
+		eng.Close()
+		return nil, err
+	}
+	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s := &session{eng: eng, stopWorker: stop, workerDone: make(chan error, 1)}
+	go func() {
+		s.workerDone <- eng.Run(wctx, memflow.WorkerConfig{Concurrency: workers, Grace: time.Second})
+	}()
+	return s, nil
+}
+
+// stop stops the worker and returns its error.
+func (s *session) stop() error {
+	if s.stopped {
+		return nil
+	}
+	s.stopped = true
+	s.stopWorker()
+	return <-s.workerDone
+}
+
+// close stops the worker and closes the engine.
+func (s *session) close() {
+	_ = s.stop()
+	if !s.closed {
+		s.closed = true
+		s.eng.Close()
+	}
+}
+
+// runWorkflows runs the workload's workflows on a new session and returns
 // their ids, start-to-result latencies, the wall time and the commits the
 // run made (-1 when unknown).
 func runWorkflows(ctx context.Context, cfg Config, t *target) ([]string, []time.Duration, time.Duration, int64, error) {
-	eng, err := memflow.Open(ctx, t.url, memflow.Config{App: t.app})
+	s, err := openSession(ctx, t, cfg.Workers)
 	if err != nil {
-		return nil, nil, 0, 0, fmt.Errorf("bench: open %s: %w", t.dialect, err)
-	}
-	closed := false
-	closeEngine := func() {
-		if !closed {
-			closed = true
-			eng.Close()
-		}
-	}
-	defer closeEngine()
-	if err := register(eng); err != nil {
 		return nil, nil, 0, 0, err
 	}
-	if err := loadFlows(ctx, eng); err != nil {
-		return nil, nil, 0, 0, err
-	}
-	wctx, stopWorker := context.WithCancel(ctx)
-	workerDone := make(chan error, 1)
-	go func() {
-		workerDone <- eng.Run(wctx, memflow.WorkerConfig{Concurrency: cfg.Workers, Grace: time.Second})
-	}()
-	stopped := false
-	stop := func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		stopWorker()
-		return <-workerDone
-	}
-	defer stop()
-
+	defer s.close()
 	counter, err := newCommitCounter(ctx, t)
 	if err != nil {
 		return nil, nil, 0, 0, err
@@ -270,13 +291,13 @@ func runWorkflows(ctx context.Context, cfg Config, t *target) ([]string, []time.
 				if i >= cfg.Workflows || runCtx.Err() != nil {
 					return
 				}
-				s := time.Now()
-				id, err := w.run(runCtx, eng, i)
+				start := time.Now()
+				id, err := w.run(runCtx, s.eng, i)
 				if err != nil {
 					fail(fmt.Errorf("bench %s: workflow %d: %w", cfg.Workload, i, err))
 					return
 				}
-				ids[i], lat[i] = id, time.Since(s)
+				ids[i], lat[i] = id, time.Since(start)
 				done.Add(1)
 			}
 		}()
@@ -287,10 +308,10 @@ func runWorkflows(ctx context.Context, cfg Config, t *target) ([]string, []time.
 	if firstErr != nil {
 		return nil, nil, 0, 0, firstErr
 	}
-	if err := stop(); err != nil {
+	if err := s.stop(); err != nil {
 		return nil, nil, 0, 0, fmt.Errorf("bench: worker: %w", err)
 	}
-	closeEngine() // Postgres backends report their counts as they exit
+	s.close() // Postgres backends report their counts as they exit
 	commits, err := counter.end(ctx)
 	if err != nil {
 		return nil, nil, 0, 0, err

@@ -12,7 +12,7 @@ import (
 
 // postgresURL is the test database, or "" (test skipped) when it is not
 // reachable outside CI.
-func postgresURL(t *testing.T) string {
+func postgresURL(t testing.TB) string {
 	t.Helper()
 	url := os.Getenv("MEMFLOW_TEST_DATABASE_URL")
 	if url == "" {
@@ -44,7 +44,7 @@ var historyPerWorkflow = map[string][2]int64{
 func TestWorkloads(t *testing.T) {
 	stores := map[string]func(t *testing.T) string{
 		"sqlite":   func(*testing.T) string { return "" },
-		"postgres": postgresURL,
+		"postgres": func(t *testing.T) string { return postgresURL(t) },
 	}
 	for _, dialect := range []string{"sqlite", "postgres"} {
 		t.Run(dialect, func(t *testing.T) {
