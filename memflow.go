@@ -162,12 +162,17 @@ type WorkerConfig struct {
 	Lease       time.Duration // task lease; a dead worker's tasks return after it; default 30s
 	Poll        time.Duration // longest wait between claims without a wakeup; default 1s
 	Grace       time.Duration // how long in-flight activities may finish at shutdown; default 10s
+	// Heartbeat is how often a running activity extends its task's lease,
+	// so activities may run longer than Lease; default Lease/3. Negative
+	// turns it off: an activity outliving the lease may then run twice
+	// (its result is still committed once).
+	Heartbeat time.Duration
 }
 
 // Run works on tasks until ctx ends, then shuts down gracefully.
 func (e *Engine) Run(ctx context.Context, cfg WorkerConfig) error {
 	return e.rt.Work(ctx, runtime.WorkerConfig{Queues: cfg.Queues, Concurrency: cfg.Concurrency,
-		Lease: cfg.Lease, Poll: cfg.Poll, Grace: cfg.Grace})
+		Lease: cfg.Lease, Poll: cfg.Poll, Grace: cfg.Grace, Heartbeat: cfg.Heartbeat})
 }
 
 // StartOption adjusts Start.

@@ -15,6 +15,7 @@ import (
 	"github.com/expr-lang/expr/parser"
 	"github.com/memflow/memflow/dsl"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 )
 
 // topNames are the names every expression sees.
@@ -195,11 +196,15 @@ func (b *builder) value(n dsl.Node, sc *scope) *Value {
 		return nil
 	}
 	before := len(b.c.diags.Errors())
-	b.checkTemplates(n, sc, 0)
+	positions := map[string]Pos{}
+	b.checkTemplates(n, sc, 0, positions)
 	if len(b.c.diags.Errors()) > before {
 		return nil
 	}
-	v, err := NewValue(raw, pos(n), sc.vars)
+	if len(positions) == 0 {
+		positions = nil
+	}
+	v, err := NewValueAt(raw, pos(n), sc.vars, positions)
 	if err != nil {
 		b.c.errorf(n, "%v", err)
 		return nil
@@ -207,40 +212,51 @@ func (b *builder) value(n dsl.Node, sc *scope) *Value {
 	return v
 }
 
-func (b *builder) checkTemplates(n dsl.Node, sc *scope, depth int) {
+// checkTemplates checks every template string under n and records where
+// each one's first expression is written (the first occurrence of a string
+// wins; a template's strings are compiled once each).
+func (b *builder) checkTemplates(n dsl.Node, sc *scope, depth int, positions map[string]Pos) {
 	if depth > 200 {
 		return
 	}
 	switch n.Kind() {
 	case dsl.Scalar:
 		if n.IsExpr() {
-			b.checkTemplate(n, sc)
+			b.checkTemplate(n, sc, positions)
 		}
 	case dsl.Sequence:
 		for _, it := range n.Items() {
-			b.checkTemplates(it, sc, depth+1)
+			b.checkTemplates(it, sc, depth+1, positions)
 		}
 	case dsl.Mapping:
 		for _, p := range n.Pairs() {
 			if p.Key.IsExpr() {
-				b.checkTemplate(p.Key, sc)
+				b.checkTemplate(p.Key, sc, positions)
 			}
-			b.checkTemplates(p.Value, sc, depth+1)
+			b.checkTemplates(p.Value, sc, depth+1, positions)
 		}
 	}
 }
 
-func (b *builder) checkTemplate(n dsl.Node, sc *scope) {
+func (b *builder) checkTemplate(n dsl.Node, sc *scope, positions map[string]Pos) {
 	s := n.Text()
 	segs, err := SplitTemplate(s)
 	if err != nil {
 		b.c.add(dsl.Error, n.PosAt(strings.Index(s, "${")), "%v", err)
 		return
 	}
+	first := true
 	for _, seg := range segs {
-		if seg.IsExpr {
-			b.compileExpr(n, seg.Text, exprStart(s, seg), "expression", sc)
+		if !seg.IsExpr {
+			continue
 		}
+		off := exprStart(s, seg)
+		if _, seen := positions[s]; first && !seen {
+			p := n.PosAt(off)
+			positions[s] = Pos{File: p.File, Line: p.Line, Col: p.Col}
+		}
+		first = false
+		b.compileExpr(n, seg.Text, off, "expression", sc)
 	}
 }
 
@@ -302,10 +318,31 @@ func CompileSchema(data []byte) (*jsonschema.Schema, error) {
 	return comp.Compile(url)
 }
 
-// Leaves returns the innermost errors of a validation error.
+// Leaves returns the innermost errors of a validation error. Of the
+// alternatives of a failed anyOf or oneOf, only the best match is kept: the
+// one whose errors reach deepest into the instance (it matched the most),
+// then the one with the fewest errors.
 func Leaves(ve *jsonschema.ValidationError) []*jsonschema.ValidationError {
 	if len(ve.Causes) == 0 {
 		return []*jsonschema.ValidationError{ve}
+	}
+	switch ve.ErrorKind.(type) {
+	case *kind.PropertyNames:
+		return []*jsonschema.ValidationError{ve} // its causes locate nothing
+	case *kind.AnyOf, *kind.OneOf:
+		var best []*jsonschema.ValidationError
+		bestDepth := -1
+		for _, c := range ve.Causes {
+			l := Leaves(c)
+			d := 0
+			for _, e := range l {
+				d = max(d, len(e.InstanceLocation))
+			}
+			if d > bestDepth || (d == bestDepth && len(l) < len(best)) {
+				best, bestDepth = l, d
+			}
+		}
+		return best
 	}
 	var out []*jsonschema.ValidationError
 	for _, c := range ve.Causes {

@@ -80,6 +80,15 @@ func (c *loader) mapping(n dsl.Node, what string, allowed []string) bool {
 	return true
 }
 
+// knownKeys reports keys of map n that are not in allowed.
+func (c *loader) knownKeys(n dsl.Node, what string, allowed []string) {
+	for _, p := range n.Pairs() {
+		if k := p.Key.Text(); !contains(allowed, k) {
+			c.errorf(p.Key, "unknown key %q in %s%s", k, what, didYouMean(k, allowed))
+		}
+	}
+}
+
 func article(n dsl.Node) string {
 	t := n.TypeName()
 	switch t {
@@ -162,14 +171,14 @@ func (c *loader) declare(f *dsl.File) {
 	if n, k := root.Get("taskQueue"); k.Exists() {
 		tq, _ = c.str(n, "taskQueue")
 	}
-	if ents, k := root.Get("entities"); k.Exists() && c.mapping(ents, "entities", nil) {
+	if ents, k := root.Get("entities"); k.Exists() && !ents.IsNull() && c.mapping(ents, "entities", nil) {
 		for _, p := range ents.Pairs() {
 			c.declareEntity(p)
 		}
 	}
 	for _, kind := range []string{"workflow", "hook"} {
 		sec, k := root.Get(kind + "s")
-		if !k.Exists() || !c.mapping(sec, kind+"s", nil) {
+		if !k.Exists() || sec.IsNull() || !c.mapping(sec, kind+"s", nil) {
 			continue
 		}
 		for _, p := range sec.Pairs() {

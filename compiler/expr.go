@@ -111,6 +111,10 @@ type Value struct {
 	Raw   any      `json:"raw"`
 	Scope []string `json:"scope,omitempty"`
 	Pos   Pos      `json:"pos"`
+	// Positions holds, for template strings not at Pos (inside a map or a
+	// list), where their first expression is written, so evaluation errors
+	// name the expression's own line.
+	Positions map[string]Pos `json:"positions,omitempty"`
 
 	once  sync.Once
 	exprs map[string][]part // compiled parts by template string
@@ -124,7 +128,13 @@ type part struct {
 
 // NewValue compiles every expression inside raw.
 func NewValue(raw any, pos Pos, scope []string) (*Value, error) {
-	v := &Value{Raw: raw, Pos: pos, Scope: scope}
+	return NewValueAt(raw, pos, scope, nil)
+}
+
+// NewValueAt is NewValue with the positions of template strings (see
+// Value.Positions).
+func NewValueAt(raw any, pos Pos, scope []string, positions map[string]Pos) (*Value, error) {
+	v := &Value{Raw: raw, Pos: pos, Scope: scope, Positions: positions}
 	return v, v.compile()
 }
 
@@ -183,9 +193,13 @@ func (v *Value) addString(s string) error {
 	if _, ok := v.exprs[s]; ok || !strings.Contains(s, "${") {
 		return nil
 	}
+	pos := v.Pos
+	if p, ok := v.Positions[s]; ok {
+		pos = p
+	}
 	segs, err := SplitTemplate(s)
 	if err != nil {
-		return fmt.Errorf("%s: %w", v.Pos, err)
+		return fmt.Errorf("%s: %w", pos, err)
 	}
 	parts := make([]part, 0, len(segs))
 	for _, sg := range segs {
@@ -193,7 +207,7 @@ func (v *Value) addString(s string) error {
 			parts = append(parts, part{lit: sg.Text})
 			continue
 		}
-		e, err := NewExpr(sg.Text, v.Pos, v.Scope)
+		e, err := NewExpr(sg.Text, pos, v.Scope)
 		if err != nil {
 			return err
 		}

@@ -91,8 +91,14 @@ func (c *loader) compileGraph(d *graphDecl) {
 	if d.kind == "workflow" {
 		if e, k := n.Get("entity"); !k.Exists() {
 			c.errorf(d.key, "%s has no `entity` (the entity type of its instances)", what)
-		} else {
-			c.str(e, "entity")
+		} else if name, ok := c.str(e, "entity"); ok && c.entities[name] == nil {
+			var declared []string
+			for n := range c.entities {
+				declared = append(declared, n)
+			}
+			if hint := didYouMean(name, declared); hint != "" {
+				c.warnf(e, "entity type %q is not declared in `entities`%s", name, hint)
+			}
 		}
 	}
 	if tq, k := n.Get("taskQueue"); k.Exists() {
@@ -226,6 +232,9 @@ func (b *builder) seq(steps []dsl.Node, cont, catch int, sc *scope) int {
 			next = heads[i+1].N
 		}
 		b.step(heads[i], n, next, catch, sc)
+		if k := heads[i].Kind; (k == KReturn || k == KFail) && heads[i].When == nil && i+1 < len(steps) {
+			b.c.warnf(steps[i+1], "unreachable step: the %s step before it always ends this sequence", k)
+		}
 	}
 	return heads[0].N
 }
@@ -245,7 +254,8 @@ func (b *builder) step(st *State, n dsl.Node, next, catch int, sc *scope) {
 		c.errorf(n, "a step must be a map with one action key (such as activity, hook, set), not %s", article(n))
 		return
 	}
-	// The action.
+	// The action (a key given twice is reported once, as a duplicate).
+	c.mapping(n, "a step", nil)
 	var acts []dsl.Pair
 	hasForEach := false
 	hasHook := false
@@ -259,6 +269,9 @@ func (b *builder) step(st *State, n dsl.Node, next, catch int, sc *scope) {
 	}
 	for _, p := range n.Pairs() {
 		k := p.Key.Text()
+		if len(acts) > 0 && acts[len(acts)-1].Key.Text() == k {
+			continue
+		}
 		if !contains(actionKeys, k) || (hasForEach && (k == "hook" || k == "signal")) || (hasHook && !hasForEach && k == "signal") {
 			continue
 		}
@@ -267,7 +280,7 @@ func (b *builder) step(st *State, n dsl.Node, next, catch int, sc *scope) {
 	switch len(acts) {
 	case 0:
 		c.errorf(n, "step has no action: give one of %s", strings.Join(actionKeys, ", "))
-		c.mapping(n, "a step", append(append([]string{}, commonKeys...), actionKeys...))
+		c.knownKeys(n, "a step", append(append([]string{}, commonKeys...), actionKeys...))
 		return
 	case 1:
 	default:
@@ -277,7 +290,7 @@ func (b *builder) step(st *State, n dsl.Node, next, catch int, sc *scope) {
 	act := acts[0]
 	action := act.Key.Text()
 	allowed := append(append([]string{action}, commonKeys...), extraKeys[action]...)
-	c.mapping(n, fmt.Sprintf("a %s step", action), allowed)
+	c.knownKeys(n, action+" step", allowed)
 
 	if id, k := n.Get("id"); k.Exists() && id.IsString() {
 		st.ID = id.Text()
@@ -290,6 +303,9 @@ func (b *builder) step(st *State, n dsl.Node, next, catch int, sc *scope) {
 	}
 	if w, k := n.Get("when"); k.Exists() {
 		st.When = b.expr(w, "when", sc)
+	}
+	if st.ID != "" {
+		sc.why[st.ID] = "a step cannot read its own output"
 	}
 	get := func(key string) (dsl.Node, bool) {
 		v, k := n.Get(key)
@@ -439,7 +455,9 @@ func (b *builder) step(st *State, n dsl.Node, next, catch int, sc *scope) {
 		bodyStart := len(b.g.States)
 		st.Body = b.seq(v.Items(), next, placeholder, inner)
 		bodyEnd := len(b.g.States)
-		if hasCatch && b.stepList(catchN, "catch") {
+		if !hasCatch {
+			c.errorf(act.Key, "try has no `catch`: give the steps to run when a step inside fails")
+		} else if b.stepList(catchN, "catch") {
 			csc := inner.withVars("error")
 			st.CatchEntry = b.seq(catchN.Items(), next, catch, csc)
 			sc.merge(csc)
@@ -516,6 +534,9 @@ func (b *builder) switchStep(st *State, v dsl.Node, next, catch int, sc *scope) 
 			}
 			if w, wk := arm.Get("when"); wk.Exists() {
 				c.errorf(w, "a `default` case has no `when`")
+			}
+			if d.Kind() == dsl.Sequence && len(d.Items()) == 0 {
+				c.errorf(d, "default is empty: give at least one step, or leave `default:` out")
 			}
 			defaultAt = len(arms)
 			arms = append(arms, d)

@@ -99,16 +99,19 @@ func LoadFiles(files map[string][]byte, opts Options) (*Catalogue, dsl.Diagnosti
 	}
 	sort.Strings(names)
 	c := &loader{opts: opts}
+	fs := flowSchema()
 	var parsed []*dsl.File
+	var fromSchema dsl.Diagnostics
 	for _, n := range names {
 		f, ds := dsl.Parse(n, files[n])
 		c.diags = append(c.diags, ds...)
 		if f != nil {
 			parsed = append(parsed, f)
+			fromSchema = append(fromSchema, fs.validate(f)...)
 		}
 	}
 	cat := c.load(parsed)
-	ds := capErrors(c.diags)
+	ds := capErrors(mergeSchemaDiags(c.diags, fromSchema))
 	if ds.HasErrors() {
 		return nil, ds
 	}

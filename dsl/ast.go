@@ -67,6 +67,22 @@ func (k Kind) String() string {
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+// parserProblems are the YAML parser's messages; its other messages come
+// from the scanner, which numbers lines differently.
+var parserProblems = map[string]bool{
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected <document start>": true,
+	"did not find expected <stream-start>":   true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"found duplicate %TAG directive":         true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
+}
+
 // Parse reads one flow file. A file that is not one YAML document yields
 // diagnostics and a nil File.
 func Parse(name string, src []byte) (*File, Diagnostics) {
@@ -108,6 +124,10 @@ func (f *File) yamlError(err error) Diagnostic {
 	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
+		// The YAML parser (unlike its scanner) reports 0-based lines.
+		if parserProblems[msg] {
+			line++
+		}
 	}
 	// The YAML parser reports lines only: point at the line's first
 	// non-blank character.
@@ -533,4 +553,19 @@ func (n Node) At(path []string) Node {
 		}
 	}
 	return cur
+}
+
+// KeyAt is like At, but when the pointer names a value of a mapping it
+// returns that value's key (where a human looks for "this entry").
+func (n Node) KeyAt(path []string) Node {
+	if len(path) == 0 {
+		return n
+	}
+	parent := n.At(path[:len(path)-1])
+	if parent.Kind() == Mapping {
+		if _, k := parent.Get(path[len(path)-1]); k.Exists() {
+			return k
+		}
+	}
+	return n.At(path)
 }

@@ -10,7 +10,14 @@ type Pos struct {
 	Col  int    `json:"col"`
 }
 
-func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col) }
+// String renders file:line:col, or the file alone when the line is
+// unknown (a file that could not be read).
+func (p Pos) String() string {
+	if p.Line == 0 {
+		return p.File
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+}
 
 // Before reports whether p sorts before q (file, then line, then column).
 func (p Pos) Before(q Pos) bool {

@@ -23,7 +23,11 @@ type WorkerConfig struct {
 	Lease       time.Duration // how long a claimed task is ours; default 30s
 	Poll        time.Duration // longest sleep between claims without a wakeup; default 1s
 	Grace       time.Duration // how long in-flight activities may finish at shutdown; default 10s
-	ID          string        // worker id recorded on claims; default host-pid-random
+	// Heartbeat is how often a running activity pushes its task's lease
+	// forward, so an activity may outlive Lease without running twice;
+	// default Lease/3; negative: never.
+	Heartbeat time.Duration
+	ID        string // worker id recorded on claims; default host-pid-random
 }
 
 func (c *WorkerConfig) defaults() error {
@@ -41,6 +45,9 @@ func (c *WorkerConfig) defaults() error {
 	}
 	if c.Grace == 0 {
 		c.Grace = 10 * time.Second
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = c.Lease / 3
 	}
 	if c.ID == "" {
 		host, _ := os.Hostname()
@@ -87,7 +94,7 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					e.handle(actCtx, t)
+					e.handle(actCtx, t, &cfg)
 					done <- struct{}{}
 				}()
 			}
@@ -137,7 +144,7 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 
 // handle processes one claimed task. ctx is cancelled only when the grace
 // period of a shutdown ends.
-func (e *Engine) handle(ctx context.Context, task store.Task) {
+func (e *Engine) handle(ctx context.Context, task store.Task, cfg *WorkerConfig) {
 	dbctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
 	defer cancel()
 	var p payload
@@ -165,7 +172,7 @@ func (e *Engine) handle(ctx context.Context, task store.Task) {
 		return
 	}
 	if task.Kind == taskActivity {
-		e.runActivity(ctx, dbctx, task, p, job, prog)
+		e.runActivity(ctx, dbctx, task, p, job, prog, cfg)
 		return
 	}
 	children, err := e.childPrograms(dbctx, prog)
@@ -365,7 +372,7 @@ func backoff(r *compiler.Retry, attempt int) time.Duration {
 
 // runActivity runs the activity a task names, outside any transaction, then
 // commits its result (or failure) if the step still waits for it.
-func (e *Engine) runActivity(ctx, dbctx context.Context, task store.Task, p payload, job *store.Job, prog *program) {
+func (e *Engine) runActivity(ctx, dbctx context.Context, task store.Task, p payload, job *store.Job, prog *program, cfg *WorkerConfig) {
 	in, err := decodeInstance(job.State)
 	if err != nil {
 		e.retryLater(dbctx, task, err)
@@ -397,7 +404,9 @@ func (e *Engine) runActivity(ctx, dbctx context.Context, task store.Task, p payl
 	if !ok {
 		err = fmt.Errorf("activity %q is not registered on worker", s.Activity)
 	} else {
-		out, err = e.call(ctx, fn, info, p)
+		out, err = e.call(ctx, fn, info, p, func(cancel context.CancelFunc) func() {
+			return e.heartbeat(dbctx, task, cfg, cancel)
+		})
 	}
 	if ctx.Err() != nil {
 		// Shutdown: hand the task back untouched; it is not an attempt.
@@ -466,9 +475,10 @@ func (x *txn) activityFailed(t *thread, s *compiler.State, p payload, attempt in
 }
 
 // call runs fn for one attempt with its info, timeout and panic guard.
-func (e *Engine) call(ctx context.Context, fn activities.Func, info activities.Info, p payload) (out json.RawMessage, err error) {
+func (e *Engine) call(ctx context.Context, fn activities.Func, info activities.Info, p payload, beat func(context.CancelFunc) func()) (out json.RawMessage, err error) {
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	defer beat(cancel)()
 	unregister := e.running.add(info.WorkflowID, cancel)
 	defer unregister()
 	if p.TimeoutMS > 0 {
@@ -487,6 +497,41 @@ func (e *Engine) call(ctx context.Context, fn activities.Func, info activities.I
 		err = fmt.Errorf("activity %s: %w", info.StepID, actx.Err())
 	}
 	return out, err
+}
+
+// heartbeat keeps task leased while its activity runs, by pushing its due
+// time a lease ahead every cfg.Heartbeat. When the task is gone (another
+// worker committed the step) it cancels the activity. It returns a stop
+// function.
+func (e *Engine) heartbeat(ctx context.Context, task store.Task, cfg *WorkerConfig, cancel context.CancelFunc) func() {
+	if cfg.Heartbeat <= 0 {
+		return func() {}
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(cfg.Heartbeat)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			err := e.st.InTx(ctx, func(tx store.Tx) error {
+				return tx.RescheduleTask(ctx, task.ID, e.now().Add(cfg.Lease))
+			})
+			if errors.Is(err, store.ErrNotFound) {
+				cancel()
+				return
+			}
+			if err != nil {
+				e.log.Warn("extend task lease", "task", task.ID, "err", err)
+			}
+		}
+	}()
+	return func() { close(stop); <-done }
 }
 
 // inflight tracks running activities by instance so a cancel can stop them.

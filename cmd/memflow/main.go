@@ -19,6 +19,7 @@ import (
 	"syscall"
 
 	"github.com/memflow/memflow"
+	"github.com/memflow/memflow/activities"
 	"github.com/memflow/memflow/flows/demo"
 	"github.com/spf13/cobra"
 )
@@ -86,10 +87,20 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newRunCmd(g), newWorkerCmd(g), newStartCmd(g), newHookCmd(g), newSignalCmd(g), newResultCmd(g),
 		newGetCmd(g), newHistoryCmd(g), newFindCmd(g), newIndexCmd(g), newCancelCmd(g), newFlowsCmd(g),
-		newMigrateCmd(g),
+		newMigrateCmd(g), newValidateCmd(binaryActivities()), newGraphCmd(),
 		newBenchCmd(g),
 	)
 	return root
+}
+
+// binaryActivities are the activities this binary registers: the built-ins
+// and the demo activities.
+func binaryActivities() *activities.Registry {
+	r := activities.NewRegistry()
+	if err := demo.Register(r); err != nil {
+		panic(err) // the demo names are fixed and valid
+	}
+	return r
 }
 
 // args checks the number of positional arguments, as a usage error.

@@ -66,6 +66,9 @@ func TestDecodeJSON(t *testing.T) {
 	if n := v.(map[string]any)["n"].(int); n%2 != 1 {
 		t.Errorf("n %% 2 = %d", n%2)
 	}
+	if _, err := DecodeJSON([]byte(`{"a":1e999}`)); err == nil || !strings.Contains(err.Error(), "out of range") {
+		t.Errorf("1e999: err %v, want out of range", err)
+	}
 	if _, err := DecodeJSON([]byte(`{"a":1} x`)); err == nil {
 		t.Errorf("trailing data accepted")
 	}

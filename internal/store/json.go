@@ -37,7 +37,11 @@ func DecodeJSON(data []byte) (any, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("decode json: unexpected data after the value at offset %d", dec.InputOffset())
 	}
-	return normalize(v), nil
+	v, err := normalize(v)
+	if err != nil {
+		return nil, fmt.Errorf("decode json: %w", err)
+	}
+	return v, nil
 }
 
 // EncodeJSON encodes a document and enforces MaxDocumentBytes.
@@ -53,20 +57,29 @@ func EncodeJSON(v any) ([]byte, error) {
 }
 
 // normalize replaces json.Number values (in place) with int or float64.
-func normalize(v any) any {
+func normalize(v any) (any, error) {
+	var err error
 	switch x := v.(type) {
 	case json.Number:
-		return numberValue(x)
+		n := numberValue(x)
+		if f, ok := n.(float64); ok && math.IsInf(f, 0) {
+			return nil, fmt.Errorf("number %s is out of range", x)
+		}
+		return n, nil
 	case map[string]any:
 		for k, e := range x {
-			x[k] = normalize(e)
+			if x[k], err = normalize(e); err != nil {
+				return nil, err
+			}
 		}
 	case []any:
 		for i, e := range x {
-			x[i] = normalize(e)
+			if x[i], err = normalize(e); err != nil {
+				return nil, err
+			}
 		}
 	}
-	return v
+	return v, nil
 }
 
 // maxSafeInt is the largest integer a float64 holds exactly.
@@ -79,10 +92,7 @@ func numberValue(n json.Number) any {
 			return int(i)
 		}
 	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return math.Inf(1) // unreachable for decoder output beyond range
-	}
+	f, _ := strconv.ParseFloat(s, 64) // out of range: ±Inf, rejected by normalize
 	if f == math.Trunc(f) && math.Abs(f) <= maxSafeInt {
 		return int(f)
 	}

@@ -44,7 +44,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 }
 
 // RunOpenRace opens the same app from 4 goroutines at once: provisioning
-// must succeed for all of them and leave one working schema.
+// must succeed for all of them and leave one working schema. The 4 stores
+// then increment one counter concurrently, as 4 processes would: no update
+// may be lost.
 func RunOpenRace(t *testing.T, open func(ctx context.Context) (store.Store, error)) {
 	ctx := context.Background()
 	const n = 4
@@ -80,6 +82,32 @@ func RunOpenRace(t *testing.T, open func(ctx context.Context) (store.Store, erro
 	got, err := stores[0].Find(ctx, "e", nil, store.FindParams{})
 	if err != nil || len(got) != n {
 		t.Fatalf("find after racing opens: %d jobs, err %v; want %d", len(got), err, n)
+	}
+	const each = 50
+	errs = make([]error, n)
+	for i, s := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				errs[i] = s.InTx(ctx, func(tx store.Tx) error {
+					_, err := tx.Apply(ctx, "race-0", []store.Command{{Op: store.OpIncrement, Path: "n", Value: 1}})
+					return err
+				})
+				if errs[i] != nil {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("increment through store %d: %v", i, err)
+		}
+	}
+	if got := getDoc(t, stores[3], "race-0").(map[string]any)["n"]; got != float64(n*each) {
+		t.Fatalf("counter = %v after %d increments through %d stores, want %d", got, n*each, n, n*each)
 	}
 }
 

@@ -1,0 +1,420 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/memflow/memflow/compiler"
+	"github.com/spf13/cobra"
+)
+
+// newGraphCmd is `memflow graph FILE`: draw the compiled state machine of a
+// flow file's workflows (or one of them) and the hooks they can run.
+func newGraphCmd() *cobra.Command {
+	var workflow, format string
+	cmd := &cobra.Command{
+		Use:   "graph FILE",
+		Short: "Draw the state machine of a flow as Mermaid or Graphviz dot",
+		Long: `Graph compiles FILE and prints its state machine: states, branches, hooks,
+waits, loops and try/catch edges. --format mermaid (default) or dot; --workflow
+draws one workflow and the hooks it can run.`,
+		Args: args(1, 1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if format != "mermaid" && format != "dot" {
+				return usageErr("graph: unknown --format %q: use mermaid or dot", format)
+			}
+			cat, ds := compiler.Load(a, compiler.Options{})
+			if cat == nil {
+				if err := renderDiagnostics(cmd.ErrOrStderr(), ds.Errors()); err != nil {
+					return err
+				}
+				n := len(ds.Errors())
+				return &exitError{code: 1, err: fmt.Errorf("graph: %s does not load: %d %s", a[0], n, plural(n, "error", "errors"))}
+			}
+			var names []string
+			for n := range cat.Programs {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			if workflow != "" {
+				if cat.Programs[workflow] == nil {
+					return usageErr("graph: %s has no workflow %q (it has: %s)", a[0], workflow, strings.Join(names, ", "))
+				}
+				names = []string{workflow}
+			}
+			pic := newPicture()
+			drawn := map[string]bool{}
+			for _, n := range names {
+				p := cat.Programs[n]
+				pic.graph(p.Workflow)
+				for _, h := range hookNames(p) {
+					if !drawn[h] {
+						drawn[h] = true
+						pic.graph(p.Hooks[h])
+					}
+				}
+			}
+			out := cmd.OutOrStdout()
+			if format == "dot" {
+				pic.dot(out)
+			} else {
+				pic.mermaid(out)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&workflow, "workflow", "", "draw only this workflow (and its hooks)")
+	cmd.Flags().StringVar(&format, "format", "mermaid", "mermaid or dot")
+	return cmd
+}
+
+func hookNames(p *compiler.Program) []string {
+	var out []string
+	for h := range p.Hooks {
+		out = append(out, h)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// picture is a drawing of graphs: clusters of nodes and edges, rendered as
+// Mermaid or dot.
+type picture struct {
+	clusters []*cluster
+	edges    []edge
+	starts   map[string]string // hook name -> its start node
+}
+
+type cluster struct {
+	id, title string
+	nodes     []node
+}
+
+type node struct {
+	id, label, shape string // shape: box, decision, loop, wait, call, terminal, round
+}
+
+type edge struct {
+	from, to, label, style string // style: "" solid, "dotted", "thick"
+}
+
+func newPicture() *picture { return &picture{starts: map[string]string{}} }
+
+// graph adds one workflow or hook: a start node, a node per state, an end
+// node, and the edges of every link.
+func (p *picture) graph(g *compiler.Graph) {
+	prefix := g.Kind[:1] + "_" + safeID(g.Name)
+	c := &cluster{id: prefix, title: g.Kind + " " + g.Name}
+	p.clusters = append(p.clusters, c)
+	id := func(n int) string { return fmt.Sprintf("%s_%d", prefix, n) }
+	start, end := prefix+"_start", prefix+"_end"
+	c.nodes = append(c.nodes, node{start, "start", "terminal"})
+	if g.Kind == "hook" {
+		p.starts[g.Name] = start
+	}
+	// Threads: End means the end of the graph on the main thread and the
+	// end of a branch on a branch thread; branch ends go to a join node.
+	owner := threads(g)
+	target := func(from, n int) string {
+		if n != compiler.End {
+			return id(n)
+		}
+		if o, ok := owner[from]; ok {
+			return id(o) + "_join"
+		}
+		return end
+	}
+	link := func(from int, to int, label, style string) {
+		p.edges = append(p.edges, edge{id(from), target(from, to), label, style})
+	}
+	p.edges = append(p.edges, edge{start, target(-1, g.Entry), "", ""})
+	for _, s := range g.States {
+		c.nodes = append(c.nodes, node{id(s.N), stateLabel(s), stateShape(s.Kind)})
+		switch s.Kind {
+		case compiler.KIf:
+			link(s.N, s.Then, "then", "")
+			link(s.N, s.Else, "else", "")
+		case compiler.KSwitch:
+			for i, cs := range s.Cases {
+				link(s.N, cs.Entry, fmt.Sprintf("case %d", i+1), "")
+			}
+			link(s.N, s.Default, "default", "")
+		case compiler.KWhile:
+			link(s.N, s.Body, "loop", "")
+			link(s.N, s.Next, "done", "")
+		case compiler.KTry:
+			link(s.N, s.Body, "try", "")
+		case compiler.KParallel, compiler.KForEach:
+			join := id(s.N) + "_join"
+			c.nodes = append(c.nodes, node{join, "join", "round"})
+			for i, b := range s.Branches {
+				p.edges = append(p.edges, edge{id(s.N), id(b), fmt.Sprintf("branch %d", i+1), "thick"})
+			}
+			if s.Kind == compiler.KForEach && s.Hook == "" && s.Body != compiler.End {
+				p.edges = append(p.edges, edge{id(s.N), id(s.Body), "each " + s.As, "thick"})
+			}
+			if s.Kind == compiler.KForEach && s.Hook != "" {
+				p.edges = append(p.edges, edge{id(s.N), join, "each " + s.As, "thick"})
+			}
+			p.edges = append(p.edges, edge{join, target(s.N, s.Next), "", ""})
+		case compiler.KReturn, compiler.KFail:
+			p.edges = append(p.edges, edge{id(s.N), end, "", ""})
+		default:
+			link(s.N, s.Next, "", "")
+		}
+		if s.When != nil {
+			link(s.N, s.Next, "skip", "dotted")
+		}
+		if s.Catch != compiler.End {
+			link(s.N, s.Catch, "error", "dotted")
+		}
+		if s.Kind == compiler.KTry && s.CatchEntry != s.Next {
+			p.edges = append(p.edges, edge{id(s.N), id(s.CatchEntry), "catch", "dotted"})
+		}
+	}
+	c.nodes = append(c.nodes, node{end, "end", "terminal"})
+	// Hook calls point at the hook's start once every graph is known.
+	for _, s := range g.States {
+		if s.Hook != "" {
+			p.edges = append(p.edges, edge{id(s.N), "hook:" + s.Hook, "starts", "dotted"})
+		}
+	}
+}
+
+// threads maps each state on a branch thread (parallel branch, forEach
+// body) to the parallel or forEach state that owns the thread.
+func threads(g *compiler.Graph) map[int]int {
+	owner := map[int]int{}
+	var walk func(entry, own int)
+	walk = func(entry, own int) {
+		stack := []int{entry}
+		for len(stack) > 0 {
+			n := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if n < 0 || n >= len(g.States) {
+				continue
+			}
+			if _, seen := owner[n]; seen {
+				continue
+			}
+			owner[n] = own
+			s := g.States[n]
+			stack = append(stack, s.Next, s.Catch)
+			switch s.Kind {
+			case compiler.KIf:
+				stack = append(stack, s.Then, s.Else)
+			case compiler.KSwitch:
+				stack = append(stack, s.Default)
+				for _, c := range s.Cases {
+					stack = append(stack, c.Entry)
+				}
+			case compiler.KWhile, compiler.KTry:
+				stack = append(stack, s.Body, s.CatchEntry)
+			}
+		}
+	}
+	for _, s := range g.States {
+		if s.Kind == compiler.KParallel {
+			for _, b := range s.Branches {
+				walk(b, s.N)
+			}
+		}
+		if s.Kind == compiler.KForEach && s.Hook == "" {
+			walk(s.Body, s.N)
+		}
+	}
+	return owner
+}
+
+func stateShape(k compiler.Kind) string {
+	switch k {
+	case compiler.KIf, compiler.KSwitch:
+		return "decision"
+	case compiler.KWhile:
+		return "loop"
+	case compiler.KWait, compiler.KSleep:
+		return "wait"
+	case compiler.KHook, compiler.KChild, compiler.KParallel, compiler.KForEach:
+		return "call"
+	case compiler.KReturn, compiler.KFail:
+		return "round"
+	}
+	return "box"
+}
+
+func stateLabel(s *compiler.State) string {
+	var what string
+	switch s.Kind {
+	case compiler.KCommand:
+		ops := make([]string, len(s.Commands))
+		for i, c := range s.Commands {
+			ops[i] = c.Op
+			if c.Path != nil {
+				ops[i] += " " + fmt.Sprint(c.Path.Raw)
+			}
+		}
+		what = strings.Join(ops, ", ")
+	case compiler.KActivity:
+		what = "activity " + s.Activity
+	case compiler.KHook:
+		what = "hook " + s.Hook
+		if s.Await != nil && !*s.Await {
+			what += " (no wait)"
+		}
+	case compiler.KParallel:
+		what = fmt.Sprintf("parallel ×%d", len(s.Branches))
+	case compiler.KForEach:
+		what = "forEach " + s.Items.Src
+		if s.Hook != "" {
+			what += " → hook " + s.Hook
+		}
+	case compiler.KWait:
+		what = "wait " + fmt.Sprint(s.Signal.Raw)
+	case compiler.KSignal:
+		what = "signal " + fmt.Sprint(s.Signal.Raw)
+	case compiler.KSleep:
+		switch {
+		case s.Until != nil:
+			what = "sleep until " + fmt.Sprint(s.Until.Raw)
+		case s.Duration != nil:
+			what = "sleep " + fmt.Sprint(s.Duration.Raw)
+		default:
+			what = fmt.Sprintf("sleep %dms", s.DurationMS)
+		}
+	case compiler.KChild:
+		what = "workflow " + s.Workflow
+	case compiler.KIf, compiler.KWhile:
+		what = string(s.Kind) + " " + s.Cond.Src
+	case compiler.KSwitch:
+		what = "switch"
+	case compiler.KTry:
+		what = "try"
+	case compiler.KReturn:
+		what = "return"
+	case compiler.KFail:
+		what = "fail"
+	}
+	if s.ID != "" {
+		what = s.ID + ": " + what
+	}
+	if s.When != nil {
+		what += " [when " + s.When.Src + "]"
+	}
+	if len(what) > 80 {
+		what = what[:77] + "..."
+	}
+	return what
+}
+
+func safeID(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else {
+			fmt.Fprintf(&b, "_%x_", r)
+		}
+	}
+	return b.String()
+}
+
+// resolve replaces "hook:NAME" edge ends by the hook's start node.
+func (p *picture) resolve(e edge) (edge, bool) {
+	if name, ok := strings.CutPrefix(e.to, "hook:"); ok {
+		to, known := p.starts[name]
+		if !known {
+			return e, false
+		}
+		e.to = to
+	}
+	return e, true
+}
+
+func (p *picture) mermaid(w interface{ Write([]byte) (int, error) }) {
+	q := func(s string) string {
+		s = strings.NewReplacer(`"`, "#quot;", "<", "#lt;", ">", "#gt;").Replace(s)
+		return `"` + s + `"`
+	}
+	fmt.Fprintln(w, "flowchart TD")
+	for _, c := range p.clusters {
+		fmt.Fprintf(w, "  subgraph %s[%s]\n", c.id, q(c.title))
+		for _, n := range c.nodes {
+			open, close := "[", "]"
+			switch n.shape {
+			case "decision":
+				open, close = "{", "}"
+			case "loop":
+				open, close = "{{", "}}"
+			case "wait":
+				open, close = "[/", "/]"
+			case "call":
+				open, close = "[[", "]]"
+			case "terminal":
+				open, close = "([", "])"
+			case "round":
+				open, close = "(", ")"
+			}
+			fmt.Fprintf(w, "    %s%s%s%s\n", n.id, open, q(n.label), close)
+		}
+		fmt.Fprintln(w, "  end")
+	}
+	for _, e := range p.edges {
+		e, ok := p.resolve(e)
+		if !ok {
+			continue
+		}
+		arrow := "-->"
+		switch e.style {
+		case "dotted":
+			arrow = "-.->"
+		case "thick":
+			arrow = "==>"
+		}
+		if e.label != "" {
+			fmt.Fprintf(w, "  %s %s|%s| %s\n", e.from, arrow, q(e.label), e.to)
+		} else {
+			fmt.Fprintf(w, "  %s %s %s\n", e.from, arrow, e.to)
+		}
+	}
+}
+
+func (p *picture) dot(w interface{ Write([]byte) (int, error) }) {
+	q := func(s string) string {
+		return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s) + `"`
+	}
+	shapes := map[string]string{"box": "box", "decision": "diamond", "loop": "hexagon", "wait": "parallelogram",
+		"call": "box3d", "terminal": "ellipse", "round": "oval"}
+	fmt.Fprintln(w, "digraph memflow {")
+	fmt.Fprintln(w, "  node [fontname=\"Helvetica\", fontsize=10];")
+	fmt.Fprintln(w, "  edge [fontname=\"Helvetica\", fontsize=9];")
+	for _, c := range p.clusters {
+		fmt.Fprintf(w, "  subgraph cluster_%s {\n    label=%s;\n", c.id, q(c.title))
+		for _, n := range c.nodes {
+			fmt.Fprintf(w, "    %s [label=%s, shape=%s];\n", n.id, q(n.label), shapes[n.shape])
+		}
+		fmt.Fprintln(w, "  }")
+	}
+	for _, e := range p.edges {
+		e, ok := p.resolve(e)
+		if !ok {
+			continue
+		}
+		var attrs []string
+		if e.label != "" {
+			attrs = append(attrs, "label="+q(e.label))
+		}
+		switch e.style {
+		case "dotted":
+			attrs = append(attrs, "style=dashed")
+		case "thick":
+			attrs = append(attrs, "penwidth=2")
+		}
+		if len(attrs) > 0 {
+			fmt.Fprintf(w, "  %s -> %s [%s];\n", e.from, e.to, strings.Join(attrs, ", "))
+		} else {
+			fmt.Fprintf(w, "  %s -> %s;\n", e.from, e.to)
+		}
+	}
+	fmt.Fprintln(w, "}")
+}
