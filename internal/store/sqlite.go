@@ -3,11 +3,14 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // sqliteBackend runs the store on one SQLite file through one connection:
@@ -42,8 +45,23 @@ func openSQLite(ctx context.Context, path, app string, o options) (Store, error)
 	return &sqlStore{d: &sqliteDialect, b: b, app: app, now: o.now}, nil
 }
 
+// busyRetryWindow bounds how long inTx keeps retrying a BEGIN IMMEDIATE that
+// reports SQLITE_BUSY after busy_timeout (a writer in another connection or
+// process starved this one).
+const busyRetryWindow = time.Minute
+
 func (b *sqliteBackend) inTx(ctx context.Context, fn func(q querier) error) error {
 	tx, err := b.db.BeginTx(ctx, nil)
+	for start := time.Now(); isBusy(err) && time.Since(start) < busyRetryWindow; {
+		t := time.NewTimer(10 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		tx, err = b.db.BeginTx(ctx, nil)
+	}
 	if err != nil {
 		return err
 	}
@@ -59,6 +77,11 @@ func (b *sqliteBackend) committed(queues []string) { b.hub.broadcast(queues) }
 func (b *sqliteBackend) close() error              { return b.db.Close() }
 func (b *sqliteBackend) wakeups(ctx context.Context) (<-chan string, error) {
 	return b.hub.subscribe(ctx), nil
+}
+
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // hub broadcasts queue names to in-process subscribers.

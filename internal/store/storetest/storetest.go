@@ -527,13 +527,13 @@ func testWakeups(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	enqueue(t, s, store.Task{JobID: "j", Queue: "wake-q", Kind: "step"})
-	timeout := time.After(10 * time.Second)
+	timeout := time.After(30 * time.Second)
 	for got := false; !got; {
 		select {
 		case q := <-ch:
 			got = q == "wake-q"
 		case <-timeout:
-			t.Fatal("no wakeup for queue wake-q within 10s")
+			t.Fatal("no wakeup for queue wake-q within 30s")
 		}
 	}
 	cancel()
