@@ -273,29 +273,47 @@ func (e *WorkflowError) Error() string {
 }
 
 // Result waits until instance id ends and returns its result; a failed or
-// cancelled instance gives a *WorkflowError.
+// cancelled instance gives a *WorkflowError. An end this engine commits is
+// seen at once; one committed by another process is seen by polling (up to
+// a second apart).
 func (e *Engine) Result(ctx context.Context, id string) (json.RawMessage, error) {
-	delay := 10 * time.Millisecond
+	ended, stop := e.rt.WatchEnd(id)
+	defer stop()
+	delay := 100 * time.Millisecond
 	for {
 		in, err := e.Get(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		switch in.Status {
-		case StatusCompleted:
-			return in.Result, nil
-		case StatusFailed, StatusCancelled:
-			return nil, &WorkflowError{ID: id, Status: in.Status, Message: in.Error}
+		if res, err, done := outcome(id, in.Status, in.Result, in.Error); done {
+			return res, err
 		}
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil, fmt.Errorf("result of %q: %w", id, ctx.Err())
+		case o := <-ended:
+			t.Stop()
+			if res, err, done := outcome(id, o.Status, o.Result, o.Error); done {
+				return res, err
+			}
 		case <-t.C:
 		}
-		delay = min(delay*2, 500*time.Millisecond)
+		delay = min(delay*2, time.Second)
 	}
+}
+
+// outcome turns an instance's status into Result's return values; done is
+// false while it runs.
+func outcome(id, status string, result json.RawMessage, msg string) (json.RawMessage, error, bool) {
+	switch status {
+	case StatusCompleted:
+		return result, nil, true
+	case StatusFailed, StatusCancelled:
+		return nil, &WorkflowError{ID: id, Status: status, Message: msg}, true
+	}
+	return nil, nil, false
 }
 
 // Condition is one filter of Find: the value at Path (dotted) compared with

@@ -38,6 +38,7 @@ type Engine struct {
 	byVer  map[string]*program // name@version -> program
 
 	running *inflight
+	ends    endHub
 }
 
 // program is a compiled Program with its schemas compiled once.
@@ -361,16 +362,22 @@ func (e *Engine) Cancel(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	var ended *store.Job
 	err = e.st.InTx(ctx, func(tx store.Tx) error {
+		ended = nil
 		x, err := e.begin(ctx, tx, p, id, nil)
 		if err != nil || x == nil {
 			return err
 		}
 		x.cancel("cancelled")
+		ended = x.job
 		return x.commit()
 	})
 	if err != nil {
 		return fmt.Errorf("cancel %q: %w", id, err)
+	}
+	if ended != nil {
+		e.ends.ended(ended)
 	}
 	e.running.cancelJob(id)
 	if j, err := e.st.GetJob(ctx, id); err == nil && j.Status != store.StatusCancelled {

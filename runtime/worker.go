@@ -246,8 +246,11 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 	if errors.Is(err, errStale) {
 		return nil
 	}
-	if err == nil && ended != nil && ended.Status != store.StatusCompleted {
-		e.running.cancelJob(ended.ID)
+	if err == nil && ended != nil {
+		e.ends.ended(ended)
+		if ended.Status != store.StatusCompleted {
+			e.running.cancelJob(ended.ID)
+		}
 	}
 	return err
 }

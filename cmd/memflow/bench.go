@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 func newBenchCmd(g *globals) *cobra.Command {
 	var cfg bench.Config
 	var asJSON bool
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure workflows/s, latency and commits per workflow against the database's commit limit",
@@ -40,6 +42,17 @@ Without --db it uses a temporary SQLite file; without --app a fresh app whose sc
 			tty := isTerminal(errw)
 			if tty {
 				cfg.Progress = func(p bench.Progress) { showProgress(errw, p) }
+			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return fmt.Errorf("bench: cpu profile: %w", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("bench: cpu profile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
 			}
 			rep, err := bench.Run(cmd.Context(), cfg)
 			if tty {
@@ -66,6 +79,7 @@ Without --db it uses a temporary SQLite file; without --app a fresh app whose sc
 	f.IntVar(&cfg.Concurrency, "concurrency", 16, "workflows in flight (and connections of the database limit)")
 	f.IntVar(&cfg.Workers, "workers", 0, "in-process worker concurrency (default: --concurrency)")
 	f.DurationVar(&cfg.LimitDuration, "limit-duration", 3*time.Second, "how long to measure the database limit (negative: skip)")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run (go tool pprof) to this file")
 	f.BoolVar(&asJSON, "json", false, "print the report as one JSON object on the last line of stdout")
 	return cmd
 }
