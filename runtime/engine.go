@@ -215,13 +215,37 @@ func (e *Engine) Start(ctx context.Context, p StartParams) (id string, created b
 	if len(id) > 200 {
 		return "", false, fmt.Errorf("start %s: workflow id of %d characters exceeds 200", p.Workflow, len(id))
 	}
+	children, err := e.childPrograms(ctx, prog)
+	if err != nil {
+		return "", false, fmt.Errorf("start %s: %w", p.Workflow, err)
+	}
+	// The first steps run in the start transaction, up to the first one that
+	// waits (an activity, a signal, a timer...): one commit instead of a
+	// commit, a claim and a second commit through the queue.
+	var ended *store.Job
 	err = e.st.InTx(ctx, func(tx store.Tx) error {
+		ended = nil
 		var err error
-		created, err = e.insertJob(ctx, tx, prog, id, args, raw, nil)
-		return err
+		created, err = e.writeJob(ctx, tx, prog, id, args, raw, nil, false)
+		if err != nil || !created {
+			return err
+		}
+		x, err := e.begin(ctx, tx, prog, id, children)
+		if err != nil || x == nil {
+			return err
+		}
+		x.runAll()
+		x.drain()
+		if x.ended {
+			ended = x.job
+		}
+		return x.commit()
 	})
 	if err != nil {
 		return "", false, fmt.Errorf("start %s %q: %w", p.Workflow, id, err)
+	}
+	if ended != nil {
+		e.ends.ended(ended)
 	}
 	return id, created, nil
 }
@@ -260,6 +284,12 @@ func queueOf(p *program) string {
 
 // insertJob writes a new instance, its first task and timeout timer.
 func (e *Engine) insertJob(ctx context.Context, tx store.Tx, p *program, id string, args any, raw []byte, parent *parentLink) (bool, error) {
+	return e.writeJob(ctx, tx, p, id, args, raw, parent, true)
+}
+
+// writeJob writes a new instance and its timeout timer, and with run the
+// task that runs its first steps (without, the caller runs them in tx).
+func (e *Engine) writeJob(ctx context.Context, tx store.Tx, p *program, id string, args any, raw []byte, parent *parentLink, run bool) (bool, error) {
 	now := e.now()
 	in := newInstance(now)
 	in.Parent = parent
@@ -275,13 +305,18 @@ func (e *Engine) insertJob(ctx context.Context, tx store.Tx, p *program, id stri
 	if err != nil || !created {
 		return created, err
 	}
-	tasks := []store.Task{{JobID: id, Queue: q, Kind: taskRun, Payload: json.RawMessage("{}")}}
+	var tasks []store.Task
+	if run {
+		tasks = append(tasks, store.Task{JobID: id, Queue: q, Kind: taskRun, Payload: json.RawMessage("{}")})
+	}
 	if p.Workflow.TimeoutMS > 0 {
 		tasks = append(tasks, timerTask(id, q, payload{Timer: timerWorkflow},
 			now.Add(time.Duration(p.Workflow.TimeoutMS)*time.Millisecond)))
 	}
-	if err := tx.EnqueueTasks(ctx, tasks); err != nil {
-		return false, err
+	if len(tasks) > 0 {
+		if err := tx.EnqueueTasks(ctx, tasks); err != nil {
+			return false, err
+		}
 	}
 	return true, tx.AppendHistory(ctx, []store.HistoryEvent{{JobID: id, At: now, Kind: "started",
 		Detail: mustJSON(map[string]any{"workflow": p.Name, "version": p.Version, "input": args})}})
