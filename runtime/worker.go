@@ -68,6 +68,9 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 	}
 	wake, err := e.st.Wakeups(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting: nothing was claimed
+		}
 		return fmt.Errorf("worker %s: wakeups: %w", cfg.ID, err)
 	}
 	// Activities outlive ctx by the grace period.
@@ -78,13 +81,21 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 	inflight := 0
 	failures := 0
 	lastCheck := e.now()
+	// claim is set when there may be due tasks: at start, after a wakeup or
+	// a poll interval, or when the last claim filled every free slot. A
+	// finished task alone does not cause a claim (it would mostly be empty,
+	// and every claim is a commit).
+	claim := true
 	for ctx.Err() == nil {
-		if free := cfg.Concurrency - inflight; free > 0 {
+		if free := cfg.Concurrency - inflight; free > 0 && claim {
+			claim = false
+			drainWakeups(wake) // this claim sees every task they announced
 			tasks, err := e.st.ClaimTasks(ctx, store.ClaimParams{Queues: cfg.Queues, Limit: free,
 				Lease: cfg.Lease, Worker: cfg.ID, Now: e.now()})
 			switch {
 			case err != nil && ctx.Err() == nil:
 				failures++
+				claim = true
 				e.log.Warn("claim tasks", "worker", cfg.ID, "err", err)
 			case err == nil:
 				failures = 0
@@ -100,6 +111,7 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 			}
 			if len(tasks) == free {
 				// There may be more: claim again as soon as a slot frees.
+				claim = true
 				select {
 				case <-done:
 					inflight--
@@ -123,9 +135,11 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 			if !ok {
 				wake = nil
 			}
+			claim = true
 		case <-done:
 			inflight--
 		case <-timer.C:
+			claim = true
 		}
 		timer.Stop()
 	}
@@ -140,6 +154,20 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 		<-finished
 	}
 	return nil
+}
+
+// drainWakeups discards the wakeups already delivered.
+func drainWakeups(wake <-chan string) {
+	for {
+		select {
+		case _, ok := <-wake:
+			if !ok {
+				return
+			}
+		default:
+			return
+		}
+	}
 }
 
 // handle processes one claimed task. ctx is cancelled only when the grace
