@@ -21,9 +21,11 @@ type dialect struct {
 	// $5 queues (claimQueues only).
 	claimAny, claimQueues string
 	queuesArg             func([]string) any
-	// notify wakes listeners in the transaction ($1 channel, $2 queue); ""
-	// when wakeups are broadcast in-process after the commit.
-	notify string
+	// claimPrelude runs first in the claim transaction ("" none). On
+	// Postgres it makes the claim's commit asynchronous: a lease lost in a
+	// crash only lets the task be claimed again, which at-least-once
+	// activities allow, so the claim need not wait for the WAL flush.
+	claimPrelude string
 	// fieldExpr renders a validated path as an SQL expression reading the
 	// JSON value there; fieldCond renders one Find condition (find.go).
 	fieldExpr func(segs []Segment) string
@@ -48,16 +50,16 @@ RETURNING ` + taskCols
 }
 
 var postgresDialect = dialect{
-	name:        "postgres",
-	timeArg:     func(t time.Time) any { return t.UTC() },
-	jsonArg:     func(b []byte) any { return nullJSON(b) },
-	forUpdate:   " FOR UPDATE",
-	claimAny:    claimSQL("", " FOR UPDATE SKIP LOCKED"),
-	claimQueues: claimSQL("queue = ANY($5) AND ", " FOR UPDATE SKIP LOCKED"),
-	queuesArg:   func(q []string) any { return q },
-	notify:      `SELECT pg_notify($1, $2)`,
-	fieldExpr:   pgFieldExpr,
-	fieldCond:   pgFieldCond,
+	name:         "postgres",
+	timeArg:      func(t time.Time) any { return t.UTC() },
+	jsonArg:      func(b []byte) any { return nullJSON(b) },
+	forUpdate:    " FOR UPDATE",
+	claimAny:     claimSQL("", " FOR UPDATE SKIP LOCKED"),
+	claimQueues:  claimSQL("queue = ANY($5) AND ", " FOR UPDATE SKIP LOCKED"),
+	queuesArg:    func(q []string) any { return q },
+	claimPrelude: `SET LOCAL synchronous_commit TO OFF`,
+	fieldExpr:    pgFieldExpr,
+	fieldCond:    pgFieldCond,
 	createIndex: func(name, expr, entity string) string {
 		return `CREATE INDEX IF NOT EXISTS ` + quoteIdent(name) + ` ON jobs ((` + expr + `)) WHERE entity = ` + entity
 	},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,10 +14,26 @@ import (
 
 // pgBackend runs the store on a pgx pool whose connections have search_path
 // set to the app's schema.
+//
+// Wakeups travel two ways after a commit: at once in-process (hub), and to
+// other processes by NOTIFY, sent by a background loop that coalesces the
+// queues of many commits into one short transaction with an asynchronous
+// commit. NOTIFY inside the enqueuing transactions would serialize their
+// commits on Postgres's notification lock, WAL flush included.
 type pgBackend struct {
 	pgPool  *pgxpool.Pool
 	channel string
+	hub     hub
+
+	mu         sync.Mutex
+	pending    map[string]bool // queues to announce
+	kick       chan struct{}   // cap 1: pending is not empty
+	stopNotify context.CancelFunc
+	notifyDone chan struct{}
 }
+
+// notifyEvery is the shortest interval between two NOTIFY transactions.
+const notifyEvery = 5 * time.Millisecond
 
 // txRetries bounds InTx attempts on serialization failures and deadlocks.
 const txRetries = 5
@@ -32,7 +49,8 @@ func openPostgres(ctx context.Context, url, app string, o options) (Store, error
 	if err != nil {
 		return nil, fmt.Errorf("open postgres %s: %w", redact(url), err)
 	}
-	b := &pgBackend{pgPool: pool, channel: wakeupChannel(schema)}
+	b := &pgBackend{pgPool: pool, channel: wakeupChannel(schema), pending: map[string]bool{},
+		kick: make(chan struct{}, 1), notifyDone: make(chan struct{})}
 	err = b.inTx(ctx, func(q querier) error {
 		if _, err := q.exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(b.channel)); err != nil {
 			return err
@@ -46,6 +64,9 @@ func openPostgres(ctx context.Context, url, app string, o options) (Store, error
 		pool.Close()
 		return nil, fmt.Errorf("open postgres %s: provision schema %s: %w", redact(url), schema, err)
 	}
+	nctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	b.stopNotify = stop
+	go b.notifyLoop(nctx)
 	return &sqlStore{d: &postgresDialect, b: b, app: app, channel: b.channel, now: o.now}, nil
 }
 
@@ -83,9 +104,79 @@ func retryable(err error) bool {
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 }
 
-func (b *pgBackend) pool() querier      { return pgxQuerier{b.pgPool} }
-func (b *pgBackend) committed([]string) {} // NOTIFY was sent inside the transaction
-func (b *pgBackend) close() error       { b.pgPool.Close(); return nil }
+func (b *pgBackend) pool() querier { return pgxQuerier{b.pgPool} }
+
+func (b *pgBackend) close() error {
+	b.stopNotify()
+	<-b.notifyDone
+	b.pgPool.Close()
+	return nil
+}
+
+// committed wakes this process's workers now and queues a NOTIFY for the
+// others.
+func (b *pgBackend) committed(queues []string) {
+	b.hub.broadcast(queues)
+	b.mu.Lock()
+	for _, q := range queues {
+		b.pending[q] = true
+	}
+	b.mu.Unlock()
+	select {
+	case b.kick <- struct{}{}:
+	default:
+	}
+}
+
+// notifyLoop sends the pending queues' NOTIFYs, at most once per
+// notifyEvery, until ctx ends; then it sends what is left.
+func (b *pgBackend) notifyLoop(ctx context.Context) {
+	defer close(b.notifyDone)
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			b.sendNotifies(fctx)
+			cancel()
+			return
+		case <-b.kick:
+		}
+		b.sendNotifies(ctx)
+		t := time.NewTimer(notifyEvery)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// sendNotifies announces the pending queues in one transaction whose commit
+// does not wait for the WAL flush (a lost NOTIFY only delays a worker to its
+// next poll).
+func (b *pgBackend) sendNotifies(ctx context.Context) {
+	b.mu.Lock()
+	queues := make([]string, 0, len(b.pending))
+	for q := range b.pending {
+		queues = append(queues, q)
+	}
+	clear(b.pending)
+	b.mu.Unlock()
+	if len(queues) == 0 {
+		return
+	}
+	_ = pgx.BeginFunc(ctx, b.pgPool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit TO OFF`); err != nil {
+			return err
+		}
+		for _, q := range queues {
+			if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, b.channel, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
 
 // wakeups LISTENs on a dedicated connection (not from the pool) until ctx
 // ends, reconnecting after failures.
@@ -94,9 +185,8 @@ func (b *pgBackend) wakeups(ctx context.Context) (<-chan string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wakeups: %w", err)
 	}
-	ch := make(chan string, 64)
+	ch := b.hub.subscribe(ctx)
 	go func() {
-		defer close(ch)
 		for {
 			for conn != nil {
 				n, err := conn.WaitForNotification(ctx)
@@ -107,10 +197,7 @@ func (b *pgBackend) wakeups(ctx context.Context) (<-chan string, error) {
 					conn = nil
 					break
 				}
-				select {
-				case ch <- n.Payload:
-				default: // the consumer is behind; it polls anyway
-				}
+				b.hub.send(ch, n.Payload)
 			}
 			t := time.NewTimer(time.Second)
 			select {

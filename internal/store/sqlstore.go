@@ -81,6 +81,11 @@ func (s *sqlStore) ClaimTasks(ctx context.Context, p ClaimParams) ([]Task, error
 	}
 	var out []Task
 	err := s.b.inTx(ctx, func(tx querier) error {
+		if s.d.claimPrelude != "" {
+			if _, err := tx.exec(ctx, s.d.claimPrelude); err != nil {
+				return err
+			}
+		}
 		var err error
 		out, err = scanTasks(tx.query(ctx, q, args...))
 		return err
@@ -450,11 +455,6 @@ VALUES ($1, $2, $3, $4, $5, $6, 0)`, tk.ID, tk.JobID, tk.Queue, tk.Kind, d.jsonA
 		}
 		if t.queues == nil {
 			t.queues = map[string]bool{}
-		}
-		if !t.queues[tk.Queue] && d.notify != "" {
-			if _, err := t.q.exec(ctx, d.notify, t.s.channel, tk.Queue); err != nil {
-				return fmt.Errorf("enqueue task on %q: notify: %w", tk.Queue, err)
-			}
 		}
 		t.queues[tk.Queue] = true
 	}
