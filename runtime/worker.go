@@ -91,7 +91,7 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 			claim = false
 			drainWakeups(wake) // this claim sees every task they announced
 			tasks, err := e.st.ClaimTasks(ctx, store.ClaimParams{Queues: cfg.Queues, Limit: free,
-				Lease: cfg.Lease, Worker: cfg.ID, Now: e.now()})
+				Lease: cfg.Lease, Worker: cfg.ID, Now: e.now(), WithJobs: true})
 			switch {
 			case err != nil && ctx.Err() == nil:
 				failures++
@@ -181,7 +181,10 @@ func (e *Engine) handle(ctx context.Context, task store.Task, cfg *WorkerConfig)
 		e.dropTask(dbctx, task)
 		return
 	}
-	job, err := e.st.GetJob(dbctx, task.JobID)
+	job, err := task.Job, error(nil) // read by the claim
+	if job == nil {
+		job, err = e.st.GetJob(dbctx, task.JobID)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		e.dropTask(dbctx, task)
 		return

@@ -21,6 +21,9 @@ type dialect struct {
 	// $5 queues (claimQueues only).
 	claimAny, claimQueues string
 	queuesArg             func([]string) any
+	// inList tests a column against the list bound by listArg as $1.
+	inList  string
+	listArg func([]string) any
 	// claimPrelude runs first in the claim transaction ("" none). On
 	// Postgres it makes the claim's commit asynchronous: a lease lost in a
 	// crash only lets the task be claimed again, which at-least-once
@@ -57,6 +60,8 @@ var postgresDialect = dialect{
 	claimAny:     claimSQL("", " FOR UPDATE SKIP LOCKED"),
 	claimQueues:  claimSQL("queue = ANY($5) AND ", " FOR UPDATE SKIP LOCKED"),
 	queuesArg:    func(q []string) any { return q },
+	inList:       `= ANY($1)`,
+	listArg:      func(l []string) any { return l },
 	claimPrelude: `SET LOCAL synchronous_commit TO OFF`,
 	fieldExpr:    pgFieldExpr,
 	fieldCond:    pgFieldCond,
@@ -76,16 +81,21 @@ var sqliteDialect = dialect{
 	},
 	claimAny:    claimSQL("", ""),
 	claimQueues: claimSQL("queue IN (SELECT value FROM json_each($5)) AND ", ""),
-	queuesArg: func(q []string) any {
-		b, _ := json.Marshal(q)
-		return string(b)
-	},
-	fieldExpr: sqliteFieldExpr,
-	fieldCond: sqliteFieldCond,
+	queuesArg:   jsonList,
+	inList:      `IN (SELECT value FROM json_each($1))`,
+	listArg:     jsonList,
+	fieldExpr:   sqliteFieldExpr,
+	fieldCond:   sqliteFieldCond,
 	createIndex: func(name, expr, entity string) string {
 		return `CREATE INDEX IF NOT EXISTS ` + quoteIdent(name) + ` ON jobs (` + expr + `) WHERE entity = ` + entity
 	},
 	afterIndex: `ANALYZE jobs`,
+}
+
+// jsonList binds a list as JSON array text (SQLite's json_each).
+func jsonList(l []string) any {
+	b, _ := json.Marshal(l)
+	return string(b)
 }
 
 func nullJSON(b []byte) any {

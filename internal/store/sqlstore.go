@@ -87,14 +87,44 @@ func (s *sqlStore) ClaimTasks(ctx context.Context, p ClaimParams) ([]Task, error
 			}
 		}
 		var err error
-		out, err = scanTasks(tx.query(ctx, q, args...))
-		return err
+		if out, err = scanTasks(tx.query(ctx, q, args...)); err != nil || !p.WithJobs || len(out) == 0 {
+			return err
+		}
+		return s.attachJobs(ctx, tx, out)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim tasks: %w", err)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].DueAt.Before(out[j].DueAt) })
 	return out, nil
+}
+
+// attachJobs reads the jobs of tasks into Task.Job.
+func (s *sqlStore) attachJobs(ctx context.Context, tx querier, tasks []Task) error {
+	ids := make([]string, 0, len(tasks))
+	for _, t := range tasks {
+		ids = append(ids, t.JobID)
+	}
+	r, err := tx.query(ctx, `SELECT `+jobCols+` FROM jobs WHERE id `+s.d.inList, s.d.listArg(ids))
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	jobs := make(map[string]*Job, len(ids))
+	for r.Next() {
+		j, err := scanJob(r)
+		if err != nil {
+			return err
+		}
+		jobs[j.ID] = j
+	}
+	if err := r.Err(); err != nil {
+		return err
+	}
+	for i := range tasks {
+		tasks[i].Job = jobs[tasks[i].JobID]
+	}
+	return nil
 }
 
 func scanTasks(r rows, err error) ([]Task, error) {
