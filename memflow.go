@@ -274,20 +274,27 @@ func (e *WorkflowError) Error() string {
 
 // Result waits until instance id ends and returns its result; a failed or
 // cancelled instance gives a *WorkflowError. An end this engine commits is
-// seen at once; one committed by another process is seen by polling (up to
-// a second apart).
+// seen at once, without reading the database; one committed by another
+// process is seen by polling, one to two seconds apart.
 func (e *Engine) Result(ctx context.Context, id string) (json.RawMessage, error) {
 	ended, stop := e.rt.WatchEnd(id)
 	defer stop()
-	delay := 100 * time.Millisecond
+	// An instance this engine started and has not seen end runs (or ended
+	// elsewhere, which the first poll finds): skip the first read.
+	check := !e.rt.RunningHere(id)
+	delay := time.Second
 	for {
-		in, err := e.Get(ctx, id)
-		if err != nil {
-			return nil, err
+		if check {
+			in, err := e.Get(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			if res, err, done := outcome(id, in.Status, in.Result, in.Error); done {
+				e.rt.Forget(id)
+				return res, err
+			}
 		}
-		if res, err, done := outcome(id, in.Status, in.Result, in.Error); done {
-			return res, err
-		}
+		check = true
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
@@ -300,7 +307,7 @@ func (e *Engine) Result(ctx context.Context, id string) (json.RawMessage, error)
 			}
 		case <-t.C:
 		}
-		delay = min(delay*2, time.Second)
+		delay = min(delay*2, 2*time.Second)
 	}
 }
 

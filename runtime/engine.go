@@ -246,6 +246,8 @@ func (e *Engine) Start(ctx context.Context, p StartParams) (id string, created b
 	}
 	if ended != nil {
 		e.ends.ended(ended)
+	} else if created {
+		e.ends.startedHere(id)
 	}
 	return id, created, nil
 }

@@ -19,6 +19,42 @@ type Outcome struct {
 type endHub struct {
 	mu      sync.Mutex
 	waiters map[string]map[chan Outcome]struct{}
+	// started holds instances this engine started and has not seen end, so
+	// a Result right after Start need not read the database to learn that
+	// the instance runs. Bounded: past maxStarted, starts are not recorded.
+	started map[string]struct{}
+}
+
+// maxStarted bounds endHub.started (instances that end in other processes
+// stay in it until a Result for them reads their end).
+const maxStarted = 100_000
+
+// startedHere records that this engine started id.
+func (h *endHub) startedHere(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.started == nil {
+		h.started = map[string]struct{}{}
+	}
+	if len(h.started) < maxStarted {
+		h.started[id] = struct{}{}
+	}
+}
+
+// RunningHere reports whether this engine started id and has not seen it
+// end (it may have ended in another process).
+func (e *Engine) RunningHere(id string) bool {
+	e.ends.mu.Lock()
+	defer e.ends.mu.Unlock()
+	_, ok := e.ends.started[id]
+	return ok
+}
+
+// Forget drops id from the instances started here (its end was read).
+func (e *Engine) Forget(id string) {
+	e.ends.mu.Lock()
+	defer e.ends.mu.Unlock()
+	delete(e.ends.started, id)
 }
 
 // WatchEnd returns a channel that receives id's outcome if this engine
@@ -50,6 +86,7 @@ func (e *Engine) WatchEnd(id string) (ch <-chan Outcome, stop func()) {
 func (h *endHub) ended(j *store.Job) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	delete(h.started, j.ID)
 	if len(h.waiters[j.ID]) == 0 {
 		return
 	}
