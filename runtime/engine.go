@@ -221,17 +221,13 @@ func (e *Engine) Start(ctx context.Context, p StartParams) (id string, created b
 	}
 	// The first steps run in the start transaction, up to the first one that
 	// waits (an activity, a signal, a timer...): one commit instead of a
-	// commit, a claim and a second commit through the queue.
+	// commit, a claim and a second commit through the queue. They run in
+	// memory first; the instance is then inserted as they left it.
 	var ended *store.Job
 	err = e.st.InTx(ctx, func(tx store.Tx) error {
-		ended = nil
-		var err error
-		created, err = e.writeJob(ctx, tx, prog, id, args, raw, nil, false)
-		if err != nil || !created {
-			return err
-		}
-		x, err := e.begin(ctx, tx, prog, id, children)
-		if err != nil || x == nil {
+		ended, created = nil, false
+		x, err := e.newRun(ctx, tx, prog, id, args, raw, children)
+		if err != nil {
 			return err
 		}
 		x.runAll()
@@ -239,8 +235,15 @@ func (e *Engine) Start(ctx context.Context, p StartParams) (id string, created b
 		if x.ended {
 			ended = x.job
 		}
-		return x.commit()
+		if err := x.commit(); err != nil {
+			return err
+		}
+		created = true
+		return nil
 	})
+	if errors.Is(err, errExists) {
+		return id, false, nil // idempotent start: what the steps wrote is rolled back
+	}
 	if err != nil {
 		return "", false, fmt.Errorf("start %s %q: %w", p.Workflow, id, err)
 	}
@@ -292,36 +295,58 @@ func (e *Engine) insertJob(ctx context.Context, tx store.Tx, p *program, id stri
 // writeJob writes a new instance and its timeout timer, and with run the
 // task that runs its first steps (without, the caller runs them in tx).
 func (e *Engine) writeJob(ctx context.Context, tx store.Tx, p *program, id string, args any, raw []byte, parent *parentLink, run bool) (bool, error) {
-	now := e.now()
-	in := newInstance(now)
-	in.Parent = parent
-	in.newThread(threadMain, "", p.Workflow.Entry, args)
+	job, in, tasks, started := e.newJob(p, id, args, raw, parent)
 	state, err := json.Marshal(in)
 	if err != nil {
 		return false, err
 	}
-	q := queueOf(p)
-	created, err := tx.InsertJob(ctx, store.Job{ID: id, Entity: p.Entity, Context: json.RawMessage("{}"),
-		Status: store.StatusRunning, Flow: p.Name, Version: p.Version, TaskQueue: q, Input: raw, State: state,
-		CreatedAt: now, UpdatedAt: now})
+	job.State = state
+	created, err := tx.InsertJob(ctx, *job)
 	if err != nil || !created {
 		return created, err
 	}
-	var tasks []store.Task
 	if run {
-		tasks = append(tasks, store.Task{JobID: id, Queue: q, Kind: taskRun, Payload: json.RawMessage("{}")})
-	}
-	if p.Workflow.TimeoutMS > 0 {
-		tasks = append(tasks, timerTask(id, q, payload{Timer: timerWorkflow},
-			now.Add(time.Duration(p.Workflow.TimeoutMS)*time.Millisecond)))
+		tasks = append(tasks, store.Task{JobID: id, Queue: job.TaskQueue, Kind: taskRun, Payload: json.RawMessage("{}")})
 	}
 	if len(tasks) > 0 {
 		if err := tx.EnqueueTasks(ctx, tasks); err != nil {
 			return false, err
 		}
 	}
-	return true, tx.AppendHistory(ctx, []store.HistoryEvent{{JobID: id, At: now, Kind: "started",
-		Detail: mustJSON(map[string]any{"workflow": p.Name, "version": p.Version, "input": args})}})
+	return true, tx.AppendHistory(ctx, []store.HistoryEvent{started})
+}
+
+// newJob makes a new instance of p: its row (State left to the caller), its
+// cursor, its timeout timer and its "started" history event.
+func (e *Engine) newJob(p *program, id string, args any, raw []byte, parent *parentLink) (*store.Job, *instance, []store.Task, store.HistoryEvent) {
+	now := e.now()
+	in := newInstance(now)
+	in.Parent = parent
+	in.newThread(threadMain, "", p.Workflow.Entry, args)
+	q := queueOf(p)
+	job := &store.Job{ID: id, Entity: p.Entity, Context: json.RawMessage("{}"), Status: store.StatusRunning,
+		Flow: p.Name, Version: p.Version, TaskQueue: q, Input: raw, CreatedAt: now, UpdatedAt: now}
+	var tasks []store.Task
+	if p.Workflow.TimeoutMS > 0 {
+		tasks = append(tasks, timerTask(id, q, payload{Timer: timerWorkflow},
+			now.Add(time.Duration(p.Workflow.TimeoutMS)*time.Millisecond)))
+	}
+	started := store.HistoryEvent{JobID: id, At: now, Kind: "started",
+		Detail: mustJSON(map[string]any{"workflow": p.Name, "version": p.Version, "input": args})}
+	return job, in, tasks, started
+}
+
+// newRun is a transition of an instance not yet written: its commit inserts
+// it (or fails with errExists when the id is taken).
+func (e *Engine) newRun(ctx context.Context, tx store.Tx, p *program, id string, args any, raw []byte, children map[string]*program) (*txn, error) {
+	job, in, tasks, started := e.newJob(p, id, args, raw, nil)
+	ent, err := decodeValue(job.Context)
+	if err != nil {
+		return nil, err
+	}
+	return &txn{e: e, ctx: ctx, tx: tx, job: job, prog: p, in: in, children: children, fresh: true,
+		entity: ent, entityJSON: job.Context, tasks: tasks, events: []store.HistoryEvent{started},
+		budget: maxStepsPerTx, now: job.CreatedAt}, nil
 }
 
 func newID() string {
