@@ -32,6 +32,82 @@ type pgBackend struct {
 	notifyDone chan struct{}
 }
 
+// claimJobsSQL wraps a claim statement so it also returns each task's job
+// (empty id when the job is gone), in one statement.
+func claimJobsSQL(claim string) string {
+	return `WITH c AS (` + claim + `)
+SELECT c.*, COALESCE(j.id, ''), COALESCE(j.entity, ''), j.context, COALESCE(j.status, ''), COALESCE(j.flow, ''),
+COALESCE(j.version, ''), COALESCE(j.task_queue, ''), j.input, j.state, j.result, COALESCE(j.error, ''),
+j.created_at, j.updated_at, j.completed_at
+FROM c LEFT JOIN jobs j ON j.id = c.job_id`
+}
+
+// claim runs a claim transaction in one round trip: BEGIN, prelude, the
+// claim (with its jobs when withJobs) and COMMIT sent as one pipeline.
+func (b *pgBackend) claim(ctx context.Context, prelude, q string, args []any, withJobs bool) ([]Task, error) {
+	if withJobs {
+		q = claimJobsSQL(q)
+	}
+	var err error
+	for attempt := 0; attempt < txRetries; attempt++ {
+		var out []Task
+		out, err = b.claimOnce(ctx, prelude, q, args, withJobs)
+		if !retryable(err) {
+			return out, err
+		}
+	}
+	return nil, err
+}
+
+func (b *pgBackend) claimOnce(ctx context.Context, prelude, q string, args []any, withJobs bool) ([]Task, error) {
+	batch := &pgx.Batch{}
+	batch.Queue("BEGIN")
+	if prelude != "" {
+		batch.Queue(prelude)
+	}
+	batch.Queue(q, args...)
+	batch.Queue("COMMIT")
+	br := b.pgPool.SendBatch(ctx, batch)
+	defer br.Close() // a connection left in a failed transaction is discarded by the pool
+	for range batch.Len() - 2 {
+		if _, err := br.Exec(); err != nil {
+			return nil, err
+		}
+	}
+	r, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	var out []Task
+	for r.Next() {
+		var j Job
+		var jc, ju, jd timeCol
+		var dest []any
+		if withJobs {
+			dest = []any{&j.ID, &j.Entity, jsonCol{&j.Context}, &j.Status, &j.Flow, &j.Version, &j.TaskQueue,
+				jsonCol{&j.Input}, jsonCol{&j.State}, jsonCol{&j.Result}, &j.Error, &jc, &ju, &jd}
+		}
+		t, err := scanTask(r, dest...)
+		if err != nil {
+			r.Close()
+			return nil, err
+		}
+		if j.ID != "" {
+			j.CreatedAt, j.UpdatedAt, j.CompletedAt = jc.t, ju.t, jd.ptr()
+			t.Job = &j
+		}
+		out = append(out, t)
+	}
+	r.Close()
+	if err := r.Err(); err != nil {
+		return nil, err
+	}
+	if _, err := br.Exec(); err != nil {
+		return nil, err
+	}
+	return out, br.Close()
+}
+
 // notifyEvery is the shortest interval between two NOTIFY transactions.
 const notifyEvery = 5 * time.Millisecond
 

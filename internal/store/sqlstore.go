@@ -80,7 +80,16 @@ func (s *sqlStore) ClaimTasks(ctx context.Context, p ClaimParams) ([]Task, error
 		q, args = s.d.claimQueues, append(args, s.d.queuesArg(p.Queues))
 	}
 	var out []Task
-	err := s.b.inTx(ctx, func(tx querier) error {
+	var err error
+	if pb, ok := s.b.(*pgBackend); ok {
+		out, err = pb.claim(ctx, s.d.claimPrelude, q, args, p.WithJobs)
+		if err != nil {
+			return nil, fmt.Errorf("claim tasks: %w", err)
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].DueAt.Before(out[j].DueAt) })
+		return out, nil
+	}
+	err = s.b.inTx(ctx, func(tx querier) error {
 		if s.d.claimPrelude != "" {
 			if _, err := tx.exec(ctx, s.d.claimPrelude); err != nil {
 				return err
@@ -127,6 +136,15 @@ func (s *sqlStore) attachJobs(ctx context.Context, tx querier, tasks []Task) err
 	return nil
 }
 
+// scanTask reads one row of taskCols (then dest, if any).
+func scanTask(r row, dest ...any) (Task, error) {
+	var t Task
+	var due, lease timeCol
+	err := r.Scan(append([]any{&t.ID, &t.JobID, &t.Queue, &t.Kind, jsonCol{&t.Payload}, &due, &t.Attempts, &lease, &t.Worker}, dest...)...)
+	t.DueAt, t.LeaseUntil = due.t, lease.t
+	return t, err
+}
+
 func scanTasks(r rows, err error) ([]Task, error) {
 	if err != nil {
 		return nil, err
@@ -134,12 +152,10 @@ func scanTasks(r rows, err error) ([]Task, error) {
 	defer r.Close()
 	var out []Task
 	for r.Next() {
-		var t Task
-		var due, lease timeCol
-		if err := r.Scan(&t.ID, &t.JobID, &t.Queue, &t.Kind, jsonCol{&t.Payload}, &due, &t.Attempts, &lease, &t.Worker); err != nil {
+		t, err := scanTask(r)
+		if err != nil {
 			return nil, err
 		}
-		t.DueAt, t.LeaseUntil = due.t, lease.t
 		out = append(out, t)
 	}
 	return out, r.Err()
