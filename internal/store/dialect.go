@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/json"
 	"time"
 )
@@ -29,6 +30,9 @@ type dialect struct {
 	// crash only lets the task be claimed again, which at-least-once
 	// activities allow, so the claim need not wait for the WAL flush.
 	claimPrelude string
+	// appendHistory, when set, writes several checked history events in one
+	// statement (one round trip instead of one per event).
+	appendHistory func(ctx context.Context, q querier, events []HistoryEvent) error
 	// fieldExpr renders a validated path as an SQL expression reading the
 	// JSON value there; fieldCond renders one Find condition (find.go).
 	fieldExpr func(segs []Segment) string
@@ -53,18 +57,19 @@ RETURNING ` + taskCols
 }
 
 var postgresDialect = dialect{
-	name:         "postgres",
-	timeArg:      func(t time.Time) any { return t.UTC() },
-	jsonArg:      func(b []byte) any { return nullJSON(b) },
-	forUpdate:    " FOR UPDATE",
-	claimAny:     claimSQL("", " FOR UPDATE SKIP LOCKED"),
-	claimQueues:  claimSQL("queue = ANY($5) AND ", " FOR UPDATE SKIP LOCKED"),
-	queuesArg:    func(q []string) any { return q },
-	inList:       `= ANY($1)`,
-	listArg:      func(l []string) any { return l },
-	claimPrelude: `SET LOCAL synchronous_commit TO OFF`,
-	fieldExpr:    pgFieldExpr,
-	fieldCond:    pgFieldCond,
+	name:          "postgres",
+	timeArg:       func(t time.Time) any { return t.UTC() },
+	jsonArg:       func(b []byte) any { return nullJSON(b) },
+	forUpdate:     " FOR UPDATE",
+	claimAny:      claimSQL("", " FOR UPDATE SKIP LOCKED"),
+	claimQueues:   claimSQL("queue = ANY($5) AND ", " FOR UPDATE SKIP LOCKED"),
+	queuesArg:     func(q []string) any { return q },
+	inList:        `= ANY($1)`,
+	listArg:       func(l []string) any { return l },
+	claimPrelude:  `SET LOCAL synchronous_commit TO OFF`,
+	appendHistory: pgAppendHistory,
+	fieldExpr:     pgFieldExpr,
+	fieldCond:     pgFieldCond,
 	createIndex: func(name, expr, entity string) string {
 		return `CREATE INDEX IF NOT EXISTS ` + quoteIdent(name) + ` ON jobs ((` + expr + `)) WHERE entity = ` + entity
 	},

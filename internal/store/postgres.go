@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -106,6 +107,54 @@ func (b *pgBackend) claimOnce(ctx context.Context, prelude, q string, args []any
 		return nil, err
 	}
 	return out, br.Close()
+}
+
+// pgAppendHistory inserts events in one statement: each job's rows take the
+// sequence numbers after its current last, in the events' order.
+func pgAppendHistory(ctx context.Context, q querier, events []HistoryEvent) error {
+	n := len(events)
+	jobs, kinds, threads, steps := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	ats, states, details := make([]time.Time, n), make([]int32, n), make([]*string, n)
+	for i, e := range events {
+		jobs[i], kinds[i], threads[i], steps[i] = e.JobID, e.Kind, e.Thread, e.Step
+		ats[i], states[i] = e.At.UTC(), int32(e.State)
+		if e.Detail != nil {
+			d := string(e.Detail)
+			details[i] = &d
+		}
+	}
+	r, err := q.query(ctx, `INSERT INTO history (job_id, seq, at, kind, thread, step, state, detail)
+SELECT e.job_id, COALESCE((SELECT MAX(h.seq) FROM history h WHERE h.job_id = e.job_id), 0)
+       + row_number() OVER (PARTITION BY e.job_id ORDER BY e.ord),
+       e.at, e.kind, e.thread, e.step, e.state, e.detail::jsonb
+FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[])
+     WITH ORDINALITY AS e(job_id, at, kind, thread, step, state, detail, ord)
+RETURNING job_id, seq`, jobs, ats, kinds, threads, steps, states, details)
+	if err != nil {
+		return fmt.Errorf("append history: %w", err)
+	}
+	defer r.Close()
+	seqs := map[string][]int64{}
+	for r.Next() {
+		var job string
+		var seq int64
+		if err := r.Scan(&job, &seq); err != nil {
+			return fmt.Errorf("append history: %w", err)
+		}
+		seqs[job] = append(seqs[job], seq)
+	}
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("append history: %w", err)
+	}
+	// Each job's events got consecutive numbers in their order.
+	for job := range seqs {
+		slices.Sort(seqs[job])
+	}
+	for i := range events {
+		e := &events[i]
+		e.Seq, seqs[e.JobID] = seqs[e.JobID][0], seqs[e.JobID][1:]
+	}
+	return nil
 }
 
 // notifyEvery is the shortest interval between two NOTIFY transactions.

@@ -557,6 +557,12 @@ func (t *sqlTx) AppendHistory(ctx context.Context, events []HistoryEvent) error 
 		if e.At.IsZero() {
 			e.At = t.s.now()
 		}
+	}
+	if d.appendHistory != nil && len(events) > 1 {
+		return d.appendHistory(ctx, t.q, events)
+	}
+	for i := range events {
+		e := &events[i]
 		err := t.q.queryRow(ctx, `INSERT INTO history (job_id, seq, at, kind, thread, step, state, detail)
 VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM history WHERE job_id = $1), $2, $3, $4, $5, $6, $7)
 RETURNING seq`, e.JobID, d.timeArg(e.At), e.Kind, e.Thread, e.Step, e.State, d.jsonArg(e.Detail)).Scan(&e.Seq)
