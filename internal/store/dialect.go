@@ -49,20 +49,26 @@ const taskCols = `id, job_id, queue, kind, payload, due_at, attempts, lease_unti
 
 const claimTail = ` ORDER BY due_at LIMIT $4`
 
-func claimSQL(filter, lock string) string {
+// claimSQL leases due tasks. in wraps the id subquery: Postgres takes it as
+// `= ANY(ARRAY(...))` so the update finds the rows by primary key instead of
+// a hash join over the whole table.
+func claimSQL(filter, lock string, in func(sub string) string) string {
 	return `UPDATE tasks SET lease_until = $1, worker = $2, attempts = attempts + 1
-WHERE id IN (SELECT id FROM tasks WHERE ` + filter + `due_at <= $3 AND (lease_until IS NULL OR lease_until < $3)` +
-		claimTail + lock + `)
+WHERE id ` + in(`SELECT id FROM tasks WHERE `+filter+`due_at <= $3 AND (lease_until IS NULL OR lease_until < $3)`+
+		claimTail+lock) + `
 RETURNING ` + taskCols
 }
+
+func pgIn(sub string) string  { return `= ANY(ARRAY(` + sub + `))` }
+func sqlIn(sub string) string { return `IN (` + sub + `)` }
 
 var postgresDialect = dialect{
 	name:          "postgres",
 	timeArg:       func(t time.Time) any { return t.UTC() },
 	jsonArg:       func(b []byte) any { return nullJSON(b) },
 	forUpdate:     " FOR UPDATE",
-	claimAny:      claimSQL("", " FOR UPDATE SKIP LOCKED"),
-	claimQueues:   claimSQL("queue = ANY($5) AND ", " FOR UPDATE SKIP LOCKED"),
+	claimAny:      claimSQL("", " FOR UPDATE SKIP LOCKED", pgIn),
+	claimQueues:   claimSQL("queue = ANY($5) AND ", " FOR UPDATE SKIP LOCKED", pgIn),
 	queuesArg:     func(q []string) any { return q },
 	inList:        `= ANY($1)`,
 	listArg:       func(l []string) any { return l },
@@ -84,8 +90,8 @@ var sqliteDialect = dialect{
 		}
 		return string(b)
 	},
-	claimAny:    claimSQL("", ""),
-	claimQueues: claimSQL("queue IN (SELECT value FROM json_each($5)) AND ", ""),
+	claimAny:    claimSQL("", "", sqlIn),
+	claimQueues: claimSQL("queue IN (SELECT value FROM json_each($5)) AND ", "", sqlIn),
 	queuesArg:   jsonList,
 	inList:      `IN (SELECT value FROM json_each($1))`,
 	listArg:     jsonList,
