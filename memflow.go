@@ -261,29 +261,54 @@ func (e *WorkflowError) Error() string {
 }
 
 // Result waits until instance id ends and returns its result; a failed or
-// cancelled instance gives a *WorkflowError.
+// cancelled instance gives a *WorkflowError. An end this engine commits is
+// seen at once, without reading the database; one committed by another
+// process is seen by polling, one to two seconds apart.
 func (e *Engine) Result(ctx context.Context, id string) (json.RawMessage, error) {
-	delay := 10 * time.Millisecond
+	ended, stop := e.rt.WatchEnd(id)
+	defer stop()
+	// An instance this engine started and has not seen end runs (or ended
+	// elsewhere, which the first poll finds): skip the first read.
+	check := !e.rt.RunningHere(id)
+	delay := time.Second
 	for {
-		in, err := e.Get(ctx, id)
-		if err != nil {
-			return nil, err
+		if check {
+			in, err := e.Get(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			if res, err, done := outcome(id, in.Status, in.Result, in.Error); done {
+				e.rt.Forget(id)
+				return res, err
+			}
 		}
-		switch in.Status {
-		case StatusCompleted:
-			return in.Result, nil
-		case StatusFailed, StatusCancelled:
-			return nil, &WorkflowError{ID: id, Status: in.Status, Message: in.Error}
-		}
+		check = true
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil, fmt.Errorf("result of %q: %w", id, ctx.Err())
+		case o := <-ended:
+			t.Stop()
+			if res, err, done := outcome(id, o.Status, o.Result, o.Error); done {
+				return res, err
+			}
 		case <-t.C:
 		}
-		delay = min(delay*2, 200*time.Millisecond)
+		delay = min(delay*2, 2*time.Second)
 	}
+}
+
+// outcome turns an instance's status into Result's return values; done is
+// false while it runs.
+func outcome(id, status string, result json.RawMessage, msg string) (json.RawMessage, error, bool) {
+	switch status {
+	case StatusCompleted:
+		return result, nil, true
+	case StatusFailed, StatusCancelled:
+		return nil, &WorkflowError{ID: id, Status: status, Message: msg}, true
+	}
+	return nil, nil, false
 }
 
 // Condition is one filter of Find: the value at Path (dotted) compared with

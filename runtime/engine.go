@@ -39,6 +39,7 @@ type Engine struct {
 	swapMu sync.Mutex          // serialises SwapCatalogue (catalogue.go)
 
 	running *inflight
+	ends    endHub
 }
 
 // program is a compiled Program with its schemas compiled once.
@@ -218,13 +219,42 @@ func (e *Engine) Start(ctx context.Context, p StartParams) (id string, created b
 	if len(id) > 200 {
 		return "", false, fmt.Errorf("start %s: workflow id of %d characters exceeds 200", p.Workflow, len(id))
 	}
+	children, err := e.childPrograms(ctx, prog)
+	if err != nil {
+		return "", false, fmt.Errorf("start %s: %w", p.Workflow, err)
+	}
+	// The first steps run in the start transaction, up to the first one that
+	// waits (an activity, a signal, a timer...): one commit instead of a
+	// commit, a claim and a second commit through the queue. They run in
+	// memory first; the instance is then inserted as they left it.
+	var ended *store.Job
 	err = e.st.InTx(ctx, func(tx store.Tx) error {
-		var err error
-		created, err = e.insertJob(ctx, tx, prog, id, args, raw, nil)
-		return err
+		ended, created = nil, false
+		x, err := e.newRun(ctx, tx, prog, id, args, raw, children)
+		if err != nil {
+			return err
+		}
+		x.runAll()
+		x.drain()
+		if x.ended {
+			ended = x.job
+		}
+		if err := x.commit(); err != nil {
+			return err
+		}
+		created = true
+		return nil
 	})
+	if errors.Is(err, errExists) {
+		return id, false, nil // idempotent start: what the steps wrote is rolled back
+	}
 	if err != nil {
 		return "", false, fmt.Errorf("start %s %q: %w", p.Workflow, id, err)
+	}
+	if ended != nil {
+		e.ends.ended(ended)
+	} else if created {
+		e.ends.startedHere(id)
 	}
 	return id, created, nil
 }
@@ -263,31 +293,64 @@ func queueOf(p *program) string {
 
 // insertJob writes a new instance, its first task and timeout timer.
 func (e *Engine) insertJob(ctx context.Context, tx store.Tx, p *program, id string, args any, raw []byte, parent *parentLink) (bool, error) {
-	now := e.now()
-	in := newInstance(now)
-	in.Parent = parent
-	in.newThread(threadMain, "", p.Workflow.Entry, args)
+	return e.writeJob(ctx, tx, p, id, args, raw, parent, true)
+}
+
+// writeJob writes a new instance and its timeout timer, and with run the
+// task that runs its first steps (without, the caller runs them in tx).
+func (e *Engine) writeJob(ctx context.Context, tx store.Tx, p *program, id string, args any, raw []byte, parent *parentLink, run bool) (bool, error) {
+	job, in, tasks, started := e.newJob(p, id, args, raw, parent)
 	state, err := json.Marshal(in)
 	if err != nil {
 		return false, err
 	}
-	q := queueOf(p)
-	created, err := tx.InsertJob(ctx, store.Job{ID: id, Entity: p.Entity, Context: json.RawMessage("{}"),
-		Status: store.StatusRunning, Flow: p.Name, Version: p.Version, TaskQueue: q, Input: raw, State: state,
-		CreatedAt: now, UpdatedAt: now})
+	job.State = state
+	created, err := tx.InsertJob(ctx, *job)
 	if err != nil || !created {
 		return created, err
 	}
-	tasks := []store.Task{{JobID: id, Queue: q, Kind: taskRun, Payload: json.RawMessage("{}")}}
+	if run {
+		tasks = append(tasks, store.Task{JobID: id, Queue: job.TaskQueue, Kind: taskRun, Payload: json.RawMessage("{}")})
+	}
+	if len(tasks) > 0 {
+		if err := tx.EnqueueTasks(ctx, tasks); err != nil {
+			return false, err
+		}
+	}
+	return true, tx.AppendHistory(ctx, []store.HistoryEvent{started})
+}
+
+// newJob makes a new instance of p: its row (State left to the caller), its
+// cursor, its timeout timer and its "started" history event.
+func (e *Engine) newJob(p *program, id string, args any, raw []byte, parent *parentLink) (*store.Job, *instance, []store.Task, store.HistoryEvent) {
+	now := e.now()
+	in := newInstance(now)
+	in.Parent = parent
+	in.newThread(threadMain, "", p.Workflow.Entry, args)
+	q := queueOf(p)
+	job := &store.Job{ID: id, Entity: p.Entity, Context: json.RawMessage("{}"), Status: store.StatusRunning,
+		Flow: p.Name, Version: p.Version, TaskQueue: q, Input: raw, CreatedAt: now, UpdatedAt: now}
+	var tasks []store.Task
 	if p.Workflow.TimeoutMS > 0 {
 		tasks = append(tasks, timerTask(id, q, payload{Timer: timerWorkflow},
 			now.Add(time.Duration(p.Workflow.TimeoutMS)*time.Millisecond)))
 	}
-	if err := tx.EnqueueTasks(ctx, tasks); err != nil {
-		return false, err
+	started := store.HistoryEvent{JobID: id, At: now, Kind: "started",
+		Detail: mustJSON(map[string]any{"workflow": p.Name, "version": p.Version, "input": args})}
+	return job, in, tasks, started
+}
+
+// newRun is a transition of an instance not yet written: its commit inserts
+// it (or fails with errExists when the id is taken).
+func (e *Engine) newRun(ctx context.Context, tx store.Tx, p *program, id string, args any, raw []byte, children map[string]*program) (*txn, error) {
+	job, in, tasks, started := e.newJob(p, id, args, raw, nil)
+	ent, err := decodeValue(job.Context)
+	if err != nil {
+		return nil, err
 	}
-	return true, tx.AppendHistory(ctx, []store.HistoryEvent{{JobID: id, At: now, Kind: "started",
-		Detail: mustJSON(map[string]any{"workflow": p.Name, "version": p.Version, "input": args})}})
+	return &txn{e: e, ctx: ctx, tx: tx, job: job, prog: p, in: in, children: children, fresh: true,
+		entity: ent, entityJSON: job.Context, tasks: tasks, events: []store.HistoryEvent{started},
+		budget: maxStepsPerTx, now: job.CreatedAt}, nil
 }
 
 func newID() string {
@@ -365,16 +428,22 @@ func (e *Engine) Cancel(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	var ended *store.Job
 	err = e.st.InTx(ctx, func(tx store.Tx) error {
+		ended = nil
 		x, err := e.begin(ctx, tx, p, id, nil)
 		if err != nil || x == nil {
 			return err
 		}
 		x.cancel("cancelled")
+		ended = x.job
 		return x.commit()
 	})
 	if err != nil {
 		return fmt.Errorf("cancel %q: %w", id, err)
+	}
+	if ended != nil {
+		e.ends.ended(ended)
 	}
 	e.running.cancelJob(id)
 	if j, err := e.st.GetJob(ctx, id); err == nil && j.Status != store.StatusCancelled {

@@ -72,6 +72,7 @@ type txn struct {
 	budget     int
 	ended      bool
 	now        time.Time
+	fresh      bool // the instance is not written yet: commit inserts it
 }
 
 // begin locks job id and decodes its state. It returns nil (and no error)
@@ -111,12 +112,22 @@ func (x *txn) commit() error {
 	}
 	x.job.State = state
 	x.job.Context = x.entityJSON
-	if err := x.tx.UpdateJob(x.ctx, x.job); err != nil {
+	if x.fresh {
+		created, err := x.tx.InsertJob(x.ctx, *x.job)
+		if err != nil {
+			return err
+		}
+		if !created {
+			return errExists
+		}
+	} else if err := x.tx.UpdateJob(x.ctx, x.job); err != nil {
 		return err
 	}
 	if x.ended {
-		if err := x.tx.DeleteJobTasks(x.ctx, x.job.ID); err != nil {
-			return err
+		if !x.fresh {
+			if err := x.tx.DeleteJobTasks(x.ctx, x.job.ID); err != nil {
+				return err
+			}
 		}
 		kept := x.tasks[:0]
 		for _, t := range x.tasks {
@@ -482,3 +493,6 @@ func (x *txn) takeSignal(name string) (any, bool) {
 }
 
 var errStale = errors.New("task already handled")
+
+// errExists rolls back a start whose id is taken (idempotent start).
+var errExists = errors.New("instance exists")

@@ -65,6 +65,9 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 	}
 	wake, err := e.st.Wakeups(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting: nothing was claimed
+		}
 		return fmt.Errorf("worker %s: wakeups: %w", cfg.ID, err)
 	}
 	// Activities outlive ctx by the grace period.
@@ -75,17 +78,26 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 	inflight := 0
 	failures := 0
 	lastCheck := time.Now()
+	// claim is set when there may be due tasks: at start, after a wakeup or
+	// a poll interval, or when the last claim filled every free slot. A
+	// finished task alone does not cause a claim (it would mostly be empty,
+	// and every claim is a commit).
+	claim := true
 	for ctx.Err() == nil {
+		// Checked first so that cancellations are seen under full load too.
 		if now := time.Now(); now.Sub(lastCheck) >= cfg.Poll {
 			lastCheck = now
 			e.running.checkCancelled(ctx, e.st)
 		}
-		if free := cfg.Concurrency - inflight; free > 0 {
+		if free := cfg.Concurrency - inflight; free > 0 && claim {
+			claim = false
+			drainWakeups(wake) // this claim sees every task they announced
 			tasks, err := e.st.ClaimTasks(ctx, store.ClaimParams{Queues: cfg.Queues, Limit: free,
-				Lease: cfg.Lease, Worker: cfg.ID, Now: e.now()})
+				Lease: cfg.Lease, Worker: cfg.ID, Now: e.now(), WithJobs: true})
 			switch {
 			case err != nil && ctx.Err() == nil:
 				failures++
+				claim = true
 				e.log.Warn("claim tasks", "worker", cfg.ID, "err", err)
 			case err == nil:
 				failures = 0
@@ -101,6 +113,7 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 			}
 			if len(tasks) == free {
 				// There may be more: claim again as soon as a slot frees.
+				claim = true
 				select {
 				case <-done:
 					inflight--
@@ -120,9 +133,11 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 			if !ok {
 				wake = nil
 			}
+			claim = true
 		case <-done:
 			inflight--
 		case <-timer.C:
+			claim = true
 		}
 		timer.Stop()
 	}
@@ -139,6 +154,20 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 	return nil
 }
 
+// drainWakeups discards the wakeups already delivered.
+func drainWakeups(wake <-chan string) {
+	for {
+		select {
+		case _, ok := <-wake:
+			if !ok {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
 // handle processes one claimed task. ctx is cancelled only when the grace
 // period of a shutdown ends.
 func (e *Engine) handle(ctx context.Context, task store.Task, cfg *WorkerConfig) {
@@ -150,7 +179,10 @@ func (e *Engine) handle(ctx context.Context, task store.Task, cfg *WorkerConfig)
 		e.dropTask(dbctx, task)
 		return
 	}
-	job, err := e.st.GetJob(dbctx, task.JobID)
+	job, err := task.Job, error(nil) // read by the claim
+	if job == nil {
+		job, err = e.st.GetJob(dbctx, task.JobID)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		e.dropTask(dbctx, task)
 		return
@@ -243,8 +275,11 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 	if errors.Is(err, errStale) {
 		return nil
 	}
-	if err == nil && ended != nil && ended.Status != store.StatusCompleted {
-		e.running.cancelJob(ended.ID)
+	if err == nil && ended != nil {
+		e.ends.ended(ended)
+		if ended.Status != store.StatusCompleted {
+			e.running.cancelJob(ended.ID)
+		}
 	}
 	return err
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/json"
 	"time"
 )
@@ -21,9 +22,17 @@ type dialect struct {
 	// $5 queues (claimQueues only).
 	claimAny, claimQueues string
 	queuesArg             func([]string) any
-	// notify wakes listeners in the transaction ($1 channel, $2 queue); ""
-	// when wakeups are broadcast in-process after the commit.
-	notify string
+	// inList tests a column against the list bound by listArg as $1.
+	inList  string
+	listArg func([]string) any
+	// claimPrelude runs first in the claim transaction ("" none). On
+	// Postgres it makes the claim's commit asynchronous: a lease lost in a
+	// crash only lets the task be claimed again, which at-least-once
+	// activities allow, so the claim need not wait for the WAL flush.
+	claimPrelude string
+	// appendHistory, when set, writes several checked history events in one
+	// statement (one round trip instead of one per event).
+	appendHistory func(ctx context.Context, q querier, events []HistoryEvent) error
 	// fieldExpr renders a validated path as an SQL expression reading the
 	// JSON value there; fieldCond renders one Find condition (find.go).
 	fieldExpr func(segs []Segment) string
@@ -40,24 +49,33 @@ const taskCols = `id, job_id, queue, kind, payload, due_at, attempts, lease_unti
 
 const claimTail = ` ORDER BY due_at LIMIT $4`
 
-func claimSQL(filter, lock string) string {
+// claimSQL leases due tasks. in wraps the id subquery: Postgres takes it as
+// `= ANY(ARRAY(...))` so the update finds the rows by primary key instead of
+// a hash join over the whole table.
+func claimSQL(filter, lock string, in func(sub string) string) string {
 	return `UPDATE tasks SET lease_until = $1, worker = $2, attempts = attempts + 1
-WHERE id IN (SELECT id FROM tasks WHERE ` + filter + `due_at <= $3 AND (lease_until IS NULL OR lease_until < $3)` +
-		claimTail + lock + `)
+WHERE id ` + in(`SELECT id FROM tasks WHERE `+filter+`due_at <= $3 AND (lease_until IS NULL OR lease_until < $3)`+
+		claimTail+lock) + `
 RETURNING ` + taskCols
 }
 
+func pgIn(sub string) string  { return `= ANY(ARRAY(` + sub + `))` }
+func sqlIn(sub string) string { return `IN (` + sub + `)` }
+
 var postgresDialect = dialect{
-	name:        "postgres",
-	timeArg:     func(t time.Time) any { return t.UTC() },
-	jsonArg:     func(b []byte) any { return nullJSON(b) },
-	forUpdate:   " FOR UPDATE",
-	claimAny:    claimSQL("", " FOR UPDATE SKIP LOCKED"),
-	claimQueues: claimSQL("queue = ANY($5) AND ", " FOR UPDATE SKIP LOCKED"),
-	queuesArg:   func(q []string) any { return q },
-	notify:      `SELECT pg_notify($1, $2)`,
-	fieldExpr:   pgFieldExpr,
-	fieldCond:   pgFieldCond,
+	name:          "postgres",
+	timeArg:       func(t time.Time) any { return t.UTC() },
+	jsonArg:       func(b []byte) any { return nullJSON(b) },
+	forUpdate:     " FOR UPDATE",
+	claimAny:      claimSQL("", " FOR UPDATE SKIP LOCKED", pgIn),
+	claimQueues:   claimSQL("queue = ANY($5) AND ", " FOR UPDATE SKIP LOCKED", pgIn),
+	queuesArg:     func(q []string) any { return q },
+	inList:        `= ANY($1)`,
+	listArg:       func(l []string) any { return l },
+	claimPrelude:  `SET LOCAL synchronous_commit TO OFF`,
+	appendHistory: pgAppendHistory,
+	fieldExpr:     pgFieldExpr,
+	fieldCond:     pgFieldCond,
 	createIndex: func(name, expr, entity string) string {
 		return `CREATE INDEX IF NOT EXISTS ` + quoteIdent(name) + ` ON jobs ((` + expr + `)) WHERE entity = ` + entity
 	},
@@ -72,18 +90,23 @@ var sqliteDialect = dialect{
 		}
 		return string(b)
 	},
-	claimAny:    claimSQL("", ""),
-	claimQueues: claimSQL("queue IN (SELECT value FROM json_each($5)) AND ", ""),
-	queuesArg: func(q []string) any {
-		b, _ := json.Marshal(q)
-		return string(b)
-	},
-	fieldExpr: sqliteFieldExpr,
-	fieldCond: sqliteFieldCond,
+	claimAny:    claimSQL("", "", sqlIn),
+	claimQueues: claimSQL("queue IN (SELECT value FROM json_each($5)) AND ", "", sqlIn),
+	queuesArg:   jsonList,
+	inList:      `IN (SELECT value FROM json_each($1))`,
+	listArg:     jsonList,
+	fieldExpr:   sqliteFieldExpr,
+	fieldCond:   sqliteFieldCond,
 	createIndex: func(name, expr, entity string) string {
 		return `CREATE INDEX IF NOT EXISTS ` + quoteIdent(name) + ` ON jobs (` + expr + `) WHERE entity = ` + entity
 	},
 	afterIndex: `ANALYZE jobs`,
+}
+
+// jsonList binds a list as JSON array text (SQLite's json_each).
+func jsonList(l []string) any {
+	b, _ := json.Marshal(l)
+	return string(b)
 }
 
 func nullJSON(b []byte) any {

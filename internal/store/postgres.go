@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,10 +15,150 @@ import (
 
 // pgBackend runs the store on a pgx pool whose connections have search_path
 // set to the app's schema.
+//
+// Wakeups travel two ways after a commit: at once in-process (hub), and to
+// other processes by NOTIFY, sent by a background loop that coalesces the
+// queues of many commits into one short transaction with an asynchronous
+// commit. NOTIFY inside the enqueuing transactions would serialize their
+// commits on Postgres's notification lock, WAL flush included.
 type pgBackend struct {
 	pgPool  *pgxpool.Pool
 	channel string
+	hub     hub
+
+	mu         sync.Mutex
+	pending    map[string]bool // queues to announce
+	kick       chan struct{}   // cap 1: pending is not empty
+	stopNotify context.CancelFunc
+	notifyDone chan struct{}
 }
+
+// claimJobsSQL wraps a claim statement so it also returns each task's job
+// (empty id when the job is gone), in one statement.
+func claimJobsSQL(claim string) string {
+	return `WITH c AS (` + claim + `)
+SELECT c.*, COALESCE(j.id, ''), COALESCE(j.entity, ''), j.context, COALESCE(j.status, ''), COALESCE(j.flow, ''),
+COALESCE(j.version, ''), COALESCE(j.task_queue, ''), j.input, j.state, j.result, COALESCE(j.error, ''),
+j.created_at, j.updated_at, j.completed_at
+FROM c LEFT JOIN jobs j ON j.id = c.job_id`
+}
+
+// claim runs a claim transaction in one round trip: BEGIN, prelude, the
+// claim (with its jobs when withJobs) and COMMIT sent as one pipeline.
+func (b *pgBackend) claim(ctx context.Context, prelude, q string, args []any, withJobs bool) ([]Task, error) {
+	if withJobs {
+		q = claimJobsSQL(q)
+	}
+	var err error
+	for attempt := 0; attempt < txRetries; attempt++ {
+		var out []Task
+		out, err = b.claimOnce(ctx, prelude, q, args, withJobs)
+		if !retryable(err) {
+			return out, err
+		}
+	}
+	return nil, err
+}
+
+func (b *pgBackend) claimOnce(ctx context.Context, prelude, q string, args []any, withJobs bool) ([]Task, error) {
+	batch := &pgx.Batch{}
+	batch.Queue("BEGIN")
+	if prelude != "" {
+		batch.Queue(prelude)
+	}
+	batch.Queue(q, args...)
+	batch.Queue("COMMIT")
+	br := b.pgPool.SendBatch(ctx, batch)
+	defer br.Close() // a connection left in a failed transaction is discarded by the pool
+	for range batch.Len() - 2 {
+		if _, err := br.Exec(); err != nil {
+			return nil, err
+		}
+	}
+	r, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	var out []Task
+	for r.Next() {
+		var j Job
+		var jc, ju, jd timeCol
+		var dest []any
+		if withJobs {
+			dest = []any{&j.ID, &j.Entity, jsonCol{&j.Context}, &j.Status, &j.Flow, &j.Version, &j.TaskQueue,
+				jsonCol{&j.Input}, jsonCol{&j.State}, jsonCol{&j.Result}, &j.Error, &jc, &ju, &jd}
+		}
+		t, err := scanTask(r, dest...)
+		if err != nil {
+			r.Close()
+			return nil, err
+		}
+		if j.ID != "" {
+			j.CreatedAt, j.UpdatedAt, j.CompletedAt = jc.t, ju.t, jd.ptr()
+			t.Job = &j
+		}
+		out = append(out, t)
+	}
+	r.Close()
+	if err := r.Err(); err != nil {
+		return nil, err
+	}
+	if _, err := br.Exec(); err != nil {
+		return nil, err
+	}
+	return out, br.Close()
+}
+
+// pgAppendHistory inserts events in one statement: each job's rows take the
+// sequence numbers after its current last, in the events' order.
+func pgAppendHistory(ctx context.Context, q querier, events []HistoryEvent) error {
+	n := len(events)
+	jobs, kinds, threads, steps := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	ats, states, details := make([]time.Time, n), make([]int32, n), make([]*string, n)
+	for i, e := range events {
+		jobs[i], kinds[i], threads[i], steps[i] = e.JobID, e.Kind, e.Thread, e.Step
+		ats[i], states[i] = e.At.UTC(), int32(e.State)
+		if e.Detail != nil {
+			d := string(e.Detail)
+			details[i] = &d
+		}
+	}
+	r, err := q.query(ctx, `INSERT INTO history (job_id, seq, at, kind, thread, step, state, detail)
+SELECT e.job_id, COALESCE((SELECT MAX(h.seq) FROM history h WHERE h.job_id = e.job_id), 0)
+       + row_number() OVER (PARTITION BY e.job_id ORDER BY e.ord),
+       e.at, e.kind, e.thread, e.step, e.state, e.detail::jsonb
+FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[])
+     WITH ORDINALITY AS e(job_id, at, kind, thread, step, state, detail, ord)
+RETURNING job_id, seq`, jobs, ats, kinds, threads, steps, states, details)
+	if err != nil {
+		return fmt.Errorf("append history: %w", err)
+	}
+	defer r.Close()
+	seqs := map[string][]int64{}
+	for r.Next() {
+		var job string
+		var seq int64
+		if err := r.Scan(&job, &seq); err != nil {
+			return fmt.Errorf("append history: %w", err)
+		}
+		seqs[job] = append(seqs[job], seq)
+	}
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("append history: %w", err)
+	}
+	// Each job's events got consecutive numbers in their order.
+	for job := range seqs {
+		slices.Sort(seqs[job])
+	}
+	for i := range events {
+		e := &events[i]
+		e.Seq, seqs[e.JobID] = seqs[e.JobID][0], seqs[e.JobID][1:]
+	}
+	return nil
+}
+
+// notifyEvery is the shortest interval between two NOTIFY transactions.
+const notifyEvery = 5 * time.Millisecond
 
 // txRetries bounds InTx attempts on serialization failures and deadlocks.
 const txRetries = 5
@@ -32,7 +174,8 @@ func openPostgres(ctx context.Context, url, app string, o options) (Store, error
 	if err != nil {
 		return nil, fmt.Errorf("open postgres %s: %w", redact(url), err)
 	}
-	b := &pgBackend{pgPool: pool, channel: wakeupChannel(schema)}
+	b := &pgBackend{pgPool: pool, channel: wakeupChannel(schema), pending: map[string]bool{},
+		kick: make(chan struct{}, 1), notifyDone: make(chan struct{})}
 	err = b.inTx(ctx, func(q querier) error {
 		if _, err := q.exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(b.channel)); err != nil {
 			return err
@@ -46,6 +189,9 @@ func openPostgres(ctx context.Context, url, app string, o options) (Store, error
 		pool.Close()
 		return nil, fmt.Errorf("open postgres %s: provision schema %s: %w", redact(url), schema, err)
 	}
+	nctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	b.stopNotify = stop
+	go b.notifyLoop(nctx)
 	return &sqlStore{d: &postgresDialect, b: b, app: app, channel: b.channel, now: o.now}, nil
 }
 
@@ -83,9 +229,79 @@ func retryable(err error) bool {
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 }
 
-func (b *pgBackend) pool() querier      { return pgxQuerier{b.pgPool} }
-func (b *pgBackend) committed([]string) {} // NOTIFY was sent inside the transaction
-func (b *pgBackend) close() error       { b.pgPool.Close(); return nil }
+func (b *pgBackend) pool() querier { return pgxQuerier{b.pgPool} }
+
+func (b *pgBackend) close() error {
+	b.stopNotify()
+	<-b.notifyDone
+	b.pgPool.Close()
+	return nil
+}
+
+// committed wakes this process's workers now and queues a NOTIFY for the
+// others.
+func (b *pgBackend) committed(queues []string) {
+	b.hub.broadcast(queues)
+	b.mu.Lock()
+	for _, q := range queues {
+		b.pending[q] = true
+	}
+	b.mu.Unlock()
+	select {
+	case b.kick <- struct{}{}:
+	default:
+	}
+}
+
+// notifyLoop sends the pending queues' NOTIFYs, at most once per
+// notifyEvery, until ctx ends; then it sends what is left.
+func (b *pgBackend) notifyLoop(ctx context.Context) {
+	defer close(b.notifyDone)
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			b.sendNotifies(fctx)
+			cancel()
+			return
+		case <-b.kick:
+		}
+		b.sendNotifies(ctx)
+		t := time.NewTimer(notifyEvery)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// sendNotifies announces the pending queues in one transaction whose commit
+// does not wait for the WAL flush (a lost NOTIFY only delays a worker to its
+// next poll).
+func (b *pgBackend) sendNotifies(ctx context.Context) {
+	b.mu.Lock()
+	queues := make([]string, 0, len(b.pending))
+	for q := range b.pending {
+		queues = append(queues, q)
+	}
+	clear(b.pending)
+	b.mu.Unlock()
+	if len(queues) == 0 {
+		return
+	}
+	_ = pgx.BeginFunc(ctx, b.pgPool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit TO OFF`); err != nil {
+			return err
+		}
+		for _, q := range queues {
+			if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, b.channel, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
 
 // wakeups LISTENs on a dedicated connection (not from the pool) until ctx
 // ends, reconnecting after failures.
@@ -94,9 +310,8 @@ func (b *pgBackend) wakeups(ctx context.Context) (<-chan string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wakeups: %w", err)
 	}
-	ch := make(chan string, 64)
+	ch := b.hub.subscribe(ctx)
 	go func() {
-		defer close(ch)
 		for {
 			for conn != nil {
 				n, err := conn.WaitForNotification(ctx)
@@ -107,10 +322,7 @@ func (b *pgBackend) wakeups(ctx context.Context) (<-chan string, error) {
 					conn = nil
 					break
 				}
-				select {
-				case ch <- n.Payload:
-				default: // the consumer is behind; it polls anyway
-				}
+				b.hub.send(ch, n.Payload)
 			}
 			t := time.NewTimer(time.Second)
 			select {

@@ -90,7 +90,7 @@ type hub struct {
 	subs map[chan string]struct{}
 }
 
-func (h *hub) subscribe(ctx context.Context) <-chan string {
+func (h *hub) subscribe(ctx context.Context) chan string {
 	ch := make(chan string, 64)
 	h.mu.Lock()
 	if h.subs == nil {
@@ -106,6 +106,19 @@ func (h *hub) subscribe(ctx context.Context) <-chan string {
 		h.mu.Unlock()
 	}()
 	return ch
+}
+
+// send delivers q to one subscriber if it is still subscribed, without
+// blocking.
+func (h *hub) send(ch chan string, q string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.subs[ch]; ok {
+		select {
+		case ch <- q:
+		default:
+		}
+	}
 }
 
 // broadcast never blocks: a full subscriber misses the wakeup and catches up

@@ -80,16 +80,69 @@ func (s *sqlStore) ClaimTasks(ctx context.Context, p ClaimParams) ([]Task, error
 		q, args = s.d.claimQueues, append(args, s.d.queuesArg(p.Queues))
 	}
 	var out []Task
-	err := s.b.inTx(ctx, func(tx querier) error {
+	var err error
+	if pb, ok := s.b.(*pgBackend); ok {
+		out, err = pb.claim(ctx, s.d.claimPrelude, q, args, p.WithJobs)
+		if err != nil {
+			return nil, fmt.Errorf("claim tasks: %w", err)
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].DueAt.Before(out[j].DueAt) })
+		return out, nil
+	}
+	err = s.b.inTx(ctx, func(tx querier) error {
+		if s.d.claimPrelude != "" {
+			if _, err := tx.exec(ctx, s.d.claimPrelude); err != nil {
+				return err
+			}
+		}
 		var err error
-		out, err = scanTasks(tx.query(ctx, q, args...))
-		return err
+		if out, err = scanTasks(tx.query(ctx, q, args...)); err != nil || !p.WithJobs || len(out) == 0 {
+			return err
+		}
+		return s.attachJobs(ctx, tx, out)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim tasks: %w", err)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].DueAt.Before(out[j].DueAt) })
 	return out, nil
+}
+
+// attachJobs reads the jobs of tasks into Task.Job.
+func (s *sqlStore) attachJobs(ctx context.Context, tx querier, tasks []Task) error {
+	ids := make([]string, 0, len(tasks))
+	for _, t := range tasks {
+		ids = append(ids, t.JobID)
+	}
+	r, err := tx.query(ctx, `SELECT `+jobCols+` FROM jobs WHERE id `+s.d.inList, s.d.listArg(ids))
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	jobs := make(map[string]*Job, len(ids))
+	for r.Next() {
+		j, err := scanJob(r)
+		if err != nil {
+			return err
+		}
+		jobs[j.ID] = j
+	}
+	if err := r.Err(); err != nil {
+		return err
+	}
+	for i := range tasks {
+		tasks[i].Job = jobs[tasks[i].JobID]
+	}
+	return nil
+}
+
+// scanTask reads one row of taskCols (then dest, if any).
+func scanTask(r row, dest ...any) (Task, error) {
+	var t Task
+	var due, lease timeCol
+	err := r.Scan(append([]any{&t.ID, &t.JobID, &t.Queue, &t.Kind, jsonCol{&t.Payload}, &due, &t.Attempts, &lease, &t.Worker}, dest...)...)
+	t.DueAt, t.LeaseUntil = due.t, lease.t
+	return t, err
 }
 
 func scanTasks(r rows, err error) ([]Task, error) {
@@ -99,12 +152,10 @@ func scanTasks(r rows, err error) ([]Task, error) {
 	defer r.Close()
 	var out []Task
 	for r.Next() {
-		var t Task
-		var due, lease timeCol
-		if err := r.Scan(&t.ID, &t.JobID, &t.Queue, &t.Kind, jsonCol{&t.Payload}, &due, &t.Attempts, &lease, &t.Worker); err != nil {
+		t, err := scanTask(r)
+		if err != nil {
 			return nil, err
 		}
-		t.DueAt, t.LeaseUntil = due.t, lease.t
 		out = append(out, t)
 	}
 	return out, r.Err()
@@ -451,11 +502,6 @@ VALUES ($1, $2, $3, $4, $5, $6, 0)`, tk.ID, tk.JobID, tk.Queue, tk.Kind, d.jsonA
 		if t.queues == nil {
 			t.queues = map[string]bool{}
 		}
-		if !t.queues[tk.Queue] && d.notify != "" {
-			if _, err := t.q.exec(ctx, d.notify, t.s.channel, tk.Queue); err != nil {
-				return fmt.Errorf("enqueue task on %q: notify: %w", tk.Queue, err)
-			}
-		}
 		t.queues[tk.Queue] = true
 	}
 	return nil
@@ -511,6 +557,12 @@ func (t *sqlTx) AppendHistory(ctx context.Context, events []HistoryEvent) error 
 		if e.At.IsZero() {
 			e.At = t.s.now()
 		}
+	}
+	if d.appendHistory != nil && len(events) > 1 {
+		return d.appendHistory(ctx, t.q, events)
+	}
+	for i := range events {
+		e := &events[i]
 		err := t.q.queryRow(ctx, `INSERT INTO history (job_id, seq, at, kind, thread, step, state, detail)
 VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM history WHERE job_id = $1), $2, $3, $4, $5, $6, $7)
 RETURNING seq`, e.JobID, d.timeArg(e.At), e.Kind, e.Thread, e.Step, e.State, d.jsonArg(e.Detail)).Scan(&e.Seq)

@@ -62,6 +62,9 @@ type Task struct {
 	Attempts   int             // incremented by each claim
 	LeaseUntil time.Time       // set by Claim
 	Worker     string          // set by Claim
+	// Job is the task's job as read in the claim transaction, when
+	// ClaimParams.WithJobs asked for it (nil when the job is gone).
+	Job *Job
 }
 
 // ClaimParams asks for up to Limit due tasks from Queues (empty: any queue),
@@ -72,6 +75,9 @@ type ClaimParams struct {
 	Lease  time.Duration
 	Worker string
 	Now    time.Time
+	// WithJobs also reads each claimed task's job in the claim transaction
+	// (Task.Job), saving the caller a read per task.
+	WithJobs bool
 }
 
 // HistoryEvent is one row of an instance's history: one per committed step

@@ -1,0 +1,100 @@
+package runtime
+
+import (
+	"encoding/json"
+	"sync"
+
+	"github.com/memflow/memflow/internal/store"
+)
+
+// Outcome is how an instance ended.
+type Outcome struct {
+	Status string // completed, failed or cancelled
+	Result json.RawMessage
+	Error  string
+}
+
+// endHub tells waiters in this process about the instance ends this engine
+// commits, so a caller waiting for a result need not poll the database.
+type endHub struct {
+	mu      sync.Mutex
+	waiters map[string]map[chan Outcome]struct{}
+	// started holds instances this engine started and has not seen end, so
+	// a Result right after Start need not read the database to learn that
+	// the instance runs. Bounded: past maxStarted, starts are not recorded.
+	started map[string]struct{}
+}
+
+// maxStarted bounds endHub.started (instances that end in other processes
+// stay in it until a Result for them reads their end).
+const maxStarted = 100_000
+
+// startedHere records that this engine started id.
+func (h *endHub) startedHere(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.started == nil {
+		h.started = map[string]struct{}{}
+	}
+	if len(h.started) < maxStarted {
+		h.started[id] = struct{}{}
+	}
+}
+
+// RunningHere reports whether this engine started id and has not seen it
+// end (it may have ended in another process).
+func (e *Engine) RunningHere(id string) bool {
+	e.ends.mu.Lock()
+	defer e.ends.mu.Unlock()
+	_, ok := e.ends.started[id]
+	return ok
+}
+
+// Forget drops id from the instances started here (its end was read).
+func (e *Engine) Forget(id string) {
+	e.ends.mu.Lock()
+	defer e.ends.mu.Unlock()
+	delete(e.ends.started, id)
+}
+
+// WatchEnd returns a channel that receives id's outcome if this engine
+// commits its end (ends committed by other processes are not seen: keep
+// polling, rarely). Call stop when done waiting.
+func (e *Engine) WatchEnd(id string) (ch <-chan Outcome, stop func()) {
+	h := &e.ends
+	c := make(chan Outcome, 1)
+	h.mu.Lock()
+	if h.waiters == nil {
+		h.waiters = map[string]map[chan Outcome]struct{}{}
+	}
+	if h.waiters[id] == nil {
+		h.waiters[id] = map[chan Outcome]struct{}{}
+	}
+	h.waiters[id][c] = struct{}{}
+	h.mu.Unlock()
+	return c, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		delete(h.waiters[id], c)
+		if len(h.waiters[id]) == 0 {
+			delete(h.waiters, id)
+		}
+	}
+}
+
+// ended delivers j's outcome to its waiters after the commit that ended it.
+func (h *endHub) ended(j *store.Job) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.started, j.ID)
+	if len(h.waiters[j.ID]) == 0 {
+		return
+	}
+	o := Outcome{Status: j.Status, Result: j.Result, Error: j.Error}
+	for c := range h.waiters[j.ID] {
+		select {
+		case c <- o:
+		default: // already told
+		}
+	}
+}
