@@ -51,6 +51,14 @@ var ErrNotFound = store.ErrNotFound
 // declared input schema.
 var ErrInvalidInput = runtime.ErrInvalidInput
 
+// ErrIDTaken matches the *IDTakenError Start returns for an id that an
+// instance of another workflow holds.
+var ErrIDTaken = runtime.ErrIDTaken
+
+// IDTakenError names the requested id and the workflow of the instance
+// holding it.
+type IDTakenError = runtime.IDTakenError
+
 // Open opens the store at dbURL (provisioning it on first use) and returns
 // an engine with the built-in activities registered.
 func Open(ctx context.Context, dbURL string, cfg Config) (*Engine, error) {
@@ -170,8 +178,9 @@ type startOptions struct {
 	id string
 }
 
-// WithID names the instance. Starting an id that exists returns it and
-// starts nothing.
+// WithID names the instance. Starting an id that an instance of the same
+// workflow holds returns it and starts nothing; an id that an instance of
+// another workflow holds is an error (ErrIDTaken).
 func WithID(id string) StartOption { return func(o *startOptions) { o.id = id } }
 
 // Start starts workflow with args and returns its id. The arguments are

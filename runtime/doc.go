@@ -88,10 +88,13 @@
 //
 // A child step inserts the child instance in the parent's transaction (a new
 // row, so no lock is taken on another instance); the child's end enqueues a
-// child task on the parent. A workflow id that already exists is joined
-// (idempotent start): its result is used at once if it ended, else the step
-// registers as a watcher in its state (locking that row after the parent's;
-// a child never locks its parent) and is notified when it ends. Ending an instance enqueues cancel tasks for its
+// child task on the parent. A workflow id that an instance of the same
+// workflow already holds is joined (idempotent start): its result is used at
+// once if it ended, else the step registers as a watcher in its state
+// (locking that row after the parent's; a child never locks its parent) and
+// is notified when it ends. An id held by an instance of another workflow
+// fails the step (type IDTaken), as Start returns *IDTakenError for it: an
+// idempotent start never hands back another workflow's instance. Ending an instance enqueues cancel tasks for its
 // children, so a cancelled or failed parent stops them.
 //
 // # Workers

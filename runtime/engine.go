@@ -56,6 +56,24 @@ var ErrNotFound = store.ErrNotFound
 // schema.
 var ErrInvalidInput = errors.New("invalid input")
 
+// ErrIDTaken marks a start whose workflow id belongs to an instance of
+// another workflow; an *IDTakenError matches it.
+var ErrIDTaken = errors.New("workflow id taken")
+
+// IDTakenError is a start (or child step) naming an id that an instance of
+// another workflow holds. errors.Is(err, ErrIDTaken) holds.
+type IDTakenError struct {
+	ID       string // the requested workflow id
+	Workflow string // the workflow of the instance holding it
+}
+
+func (e *IDTakenError) Error() string {
+	return fmt.Sprintf("workflow id %q is taken by an instance of %q", e.ID, e.Workflow)
+}
+
+// Is makes errors.Is(err, ErrIDTaken) hold.
+func (e *IDTakenError) Is(target error) bool { return target == ErrIDTaken }
+
 // New returns an engine over cfg.Store.
 func New(cfg Config) (*Engine, error) {
 	if cfg.Store == nil {
@@ -202,7 +220,9 @@ type StartParams struct {
 
 // Start creates an instance of the newest version of p.Workflow, validating
 // the arguments first (nothing is written on a mismatch). Starting an id that
-// exists returns it with created false and changes nothing.
+// an instance of the same workflow holds returns it with created false and
+// changes nothing (idempotent start); an id held by another workflow's
+// instance is an *IDTakenError.
 func (e *Engine) Start(ctx context.Context, p StartParams) (id string, created bool, err error) {
 	prog, err := e.newestProgram(ctx, p.Workflow)
 	if err != nil {
@@ -246,7 +266,15 @@ func (e *Engine) Start(ctx context.Context, p StartParams) (id string, created b
 		return nil
 	})
 	if errors.Is(err, errExists) {
-		return id, false, nil // idempotent start: what the steps wrote is rolled back
+		// Idempotent start: what the steps wrote is rolled back.
+		job, err := e.st.GetJob(ctx, id)
+		if err != nil {
+			return "", false, fmt.Errorf("start %s %q: %w", p.Workflow, id, err)
+		}
+		if job.Flow != p.Workflow {
+			return "", false, &IDTakenError{ID: id, Workflow: job.Flow}
+		}
+		return id, false, nil
 	}
 	if err != nil {
 		return "", false, fmt.Errorf("start %s %q: %w", p.Workflow, id, err)

@@ -189,6 +189,9 @@ func (x *txn) joinChild(t *thread, s *compiler.State, id string, await bool, lin
 	if err != nil {
 		return err
 	}
+	if child.Flow != s.Workflow {
+		return typed("IDTaken", "%s: %v", s.Pos, &IDTakenError{ID: id, Workflow: child.Flow})
+	}
 	if !await {
 		x.complete(t, s, map[string]any{"id": id})
 		return nil

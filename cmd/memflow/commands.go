@@ -87,7 +87,7 @@ func newStartCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&argsJSON, "args", "", "start arguments (JSON)")
-	cmd.Flags().StringVar(&id, "id", "", "workflow id (default: generated; an existing id is returned as is)")
+	cmd.Flags().StringVar(&id, "id", "", "workflow id (default: generated; an existing instance of this workflow is returned as is, another workflow's is an error)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"id": ..., "workflow": ...} instead of the bare id`)
 	return cmd
 }
