@@ -11,7 +11,10 @@
 //	result, err := eng.Result(ctx, id)
 //
 // The database URL is postgres://... for Postgres, sqlite:PATH for an
-// embedded SQLite file, or "" for the default file .memflow/memflow.db.
+// embedded SQLite file, or "" for the default file .memflow/<app>.db
+// (.memflow/memflow.db for the default app). An app is a Postgres schema; an
+// SQLite file holds one app, recorded when the file is made, and opening it
+// for another app fails.
 //
 // memflow wires the compiler, the runtime, the activities registry and the
 // store together; it is the only package most users import (plus activities

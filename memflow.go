@@ -18,16 +18,23 @@ import (
 	"github.com/memflow/memflow/runtime"
 )
 
-// DefaultDatabase is the embedded store used when Open gets no URL.
+// DefaultDatabase is the embedded store used when Open gets no URL and the
+// app is DefaultApp; another app's is DefaultDatabaseFor(app).
 const DefaultDatabase = "sqlite:.memflow/memflow.db"
+
+// DefaultDatabaseFor is the embedded store of app when Open gets no URL:
+// sqlite:.memflow/<app>.db. An SQLite file holds one app, so each app gets
+// its own file (DefaultDatabase for DefaultApp).
+func DefaultDatabaseFor(app string) string { return "sqlite:.memflow/" + app + ".db" }
 
 // DefaultApp is the app id used when Config.App is empty.
 const DefaultApp = "memflow"
 
 // Config configures an Engine.
 type Config struct {
-	// App is the app id: the Postgres schema (dashes become underscores) and
-	// the default app of flow files. Default "memflow".
+	// App is the app id: the Postgres schema (dashes become underscores),
+	// the app an SQLite file holds (a file holds one app; opening it for
+	// another fails) and the default app of flow files. Default "memflow".
 	App string
 	// Logger receives the engine's logs. Default: discard.
 	Logger *slog.Logger
@@ -65,6 +72,9 @@ func Open(ctx context.Context, dbURL string, cfg Config) (*Engine, error) {
 	if cfg.App == "" {
 		cfg.App = DefaultApp
 	}
+	if err := store.ValidateApp(cfg.App); err != nil {
+		return nil, fmt.Errorf("open: %w", err)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -72,7 +82,7 @@ func Open(ctx context.Context, dbURL string, cfg Config) (*Engine, error) {
 		cfg.Clock = time.Now
 	}
 	if dbURL == "" {
-		dbURL = DefaultDatabase
+		dbURL = DefaultDatabaseFor(cfg.App)
 	}
 	if path, ok := strings.CutPrefix(dbURL, "sqlite:"); ok && !strings.HasPrefix(path, "//") {
 		if dir := filepath.Dir(path); dir != "." {

@@ -3,6 +3,7 @@ package memflow_test
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -77,4 +78,27 @@ workflows:
 func contains(v any, sub string) bool {
 	s, ok := v.(string)
 	return ok && strings.Contains(s, sub)
+}
+
+// Without a URL each app gets its own embedded file, .memflow/<app>.db; an
+// explicit SQLite file refuses a second app.
+func TestDefaultDatabasePerApp(t *testing.T) {
+	t.Chdir(t.TempDir())
+	ctx := context.Background()
+	for _, app := range []string{memflow.DefaultApp, "other"} {
+		eng, err := memflow.Open(ctx, "", memflow.Config{App: app})
+		if err != nil {
+			t.Fatalf("open app %s: %v", app, err)
+		}
+		eng.Close()
+	}
+	for _, f := range []string{".memflow/memflow.db", ".memflow/other.db"} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("default file: %v", err)
+		}
+	}
+	_, err := memflow.Open(ctx, "sqlite:.memflow/memflow.db", memflow.Config{App: "other"})
+	if want := `sqlite file ".memflow/memflow.db" holds app "memflow", not "other"`; err == nil || err.Error() != want {
+		t.Errorf("open memflow's file as other: %v, want %q", err, want)
+	}
 }

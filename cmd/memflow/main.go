@@ -1,10 +1,11 @@
 // Command memflow runs, validates and inspects memflow flows.
 //
 // Every command that touches a database takes --db (else MEMFLOW_DATABASE_URL,
-// else DATABASE_URL, else the embedded default sqlite:.memflow/memflow.db) and
-// --app (default "memflow"). Results print as JSON on stdout; progress and
-// errors go to stderr. Exit status: 0 success, 1 a failed workflow or an
-// invalid flow, 2 a usage error.
+// else DATABASE_URL, else the embedded default sqlite:.memflow/<app>.db, so
+// sqlite:.memflow/memflow.db for the default app) and --app (default
+// "memflow"; an SQLite file holds one app and refuses another). Results
+// print as JSON on stdout; progress and errors go to stderr. Exit status: 0
+// success, 1 a failed workflow or an invalid flow, 2 a usage error.
 package main
 
 import (
@@ -81,8 +82,8 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("%v", err) })
-	root.PersistentFlags().StringVar(&g.db, "db", "", "database URL (postgres://... or sqlite:PATH); default $MEMFLOW_DATABASE_URL, $DATABASE_URL, then "+memflow.DefaultDatabase)
-	root.PersistentFlags().StringVar(&g.app, "app", memflow.DefaultApp, "app id (Postgres schema)")
+	root.PersistentFlags().StringVar(&g.db, "db", "", "database URL (postgres://... or sqlite:PATH); default $MEMFLOW_DATABASE_URL, $DATABASE_URL, then sqlite:.memflow/<app>.db")
+	root.PersistentFlags().StringVar(&g.app, "app", memflow.DefaultApp, "app id (Postgres schema; an SQLite file holds one app)")
 	root.AddCommand(
 		newRunCmd(g), newWorkerCmd(g), newStartCmd(g), newHookCmd(g), newSignalCmd(g), newResultCmd(g),
 		newGetCmd(g), newHistoryCmd(g), newFindCmd(g), newIndexCmd(g), newCancelCmd(g), newFlowsCmd(g),
@@ -118,7 +119,7 @@ func (g *globals) url() string {
 			return u
 		}
 	}
-	return memflow.DefaultDatabase
+	return memflow.DefaultDatabaseFor(g.app)
 }
 
 // open opens the engine with the demo activities registered.

@@ -13,7 +13,9 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// sqliteBackend runs the store on one SQLite file through one connection:
+// sqliteBackend runs the store of one app on one SQLite file (the file's
+// meta table records the app; opening it for another app fails, see
+// openSQLite) through one connection:
 // transactions are BEGIN IMMEDIATE, so they serialize in this process and
 // other processes wait on busy_timeout. Because there is one connection, a
 // function passed to InTx must use only its Tx: calling the Store's own
@@ -37,12 +39,42 @@ func openSQLite(ctx context.Context, path, app string, o options) (Store, error)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
 	b := &sqliteBackend{db: db}
-	err = b.inTx(ctx, func(q querier) error { return migrate(ctx, q, sqliteDialect.name) })
+	var held string
+	err = b.inTx(ctx, func(q querier) error {
+		if err := migrate(ctx, q, sqliteDialect.name); err != nil {
+			return err
+		}
+		var err error
+		held, err = claimApp(ctx, q, app)
+		if err == nil && held != app {
+			err = errOtherApp // roll back: nothing is written to another app's file
+		}
+		return err
+	})
+	if errors.Is(err, errOtherApp) {
+		db.Close()
+		return nil, fmt.Errorf("sqlite file %q holds app %q, not %q", path, held, app)
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: provision: %w", path, err)
 	}
 	return &sqlStore{d: &sqliteDialect, b: b, app: app, now: o.now}, nil
+}
+
+var errOtherApp = errors.New("file holds another app")
+
+// claimApp records app as the file's app unless one is recorded, and
+// returns the recorded one.
+func claimApp(ctx context.Context, q querier, app string) (string, error) {
+	if _, err := q.exec(ctx, `INSERT INTO meta (key, value) VALUES ('app', $1) ON CONFLICT (key) DO NOTHING`, app); err != nil {
+		return "", fmt.Errorf("record app: %w", err)
+	}
+	var held string
+	if err := q.queryRow(ctx, `SELECT value FROM meta WHERE key = 'app'`).Scan(&held); err != nil {
+		return "", fmt.Errorf("read app: %w", err)
+	}
+	return held, nil
 }
 
 // busyRetryWindow bounds how long inTx keeps retrying a BEGIN IMMEDIATE that

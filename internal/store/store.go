@@ -1,10 +1,3 @@
-// Package store is memflow's persistence seam: one Store interface with two
-// implementations, Postgres (pgx/v5) and an embedded SQLite file
-// (modernc.org/sqlite). It also owns entity memory: the ten commands that
-// change an entity document atomically, and queries over entity documents.
-//
-// store is a leaf: it imports nothing of the engine (no dsl, compiler or
-// runtime). The runtime calls it; it never calls back.
 package store
 
 import (
