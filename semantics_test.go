@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -101,4 +102,35 @@ func TestDefaultDatabasePerApp(t *testing.T) {
 	if want := `sqlite file ".memflow/memflow.db" holds app "memflow", not "other"`; err == nil || err.Error() != want {
 		t.Errorf("open memflow's file as other: %v, want %q", err, want)
 	}
+}
+
+// A forEach with `await:` or `signal:` does not load (it used to load and
+// then block on every hook regardless).
+func TestForEachRefusesAwaitAndSignal(t *testing.T) {
+	eachStore(t, func(t *testing.T, d db) {
+		eng := d.open(t, nil)
+		path := filepath.Join(t.TempDir(), "flow.yaml")
+		writeFile(t, path, `
+memflow: v1
+workflows:
+  fan:
+    entity: doc
+    steps:
+      - forEach: ${ [1, 2] }
+        hook: h
+        await: false
+hooks:
+  h:
+    steps:
+      - set: { done: true }
+`)
+		err := eng.LoadFlows(context.Background(), path)
+		want := "flow.yaml:8:9: `await` is not allowed on forEach: forEach always waits for each branch to end"
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("load: %v, want %q", err, want)
+		}
+		if _, err := eng.Start(context.Background(), "fan", nil); !memflow.IsNotFound(err) {
+			t.Errorf("start of the refused workflow: %v, want not found", err)
+		}
+	})
 }

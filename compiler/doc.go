@@ -37,4 +37,9 @@
 //     typed value.
 //   - Numbers: whole YAML numbers are ints in templates, also after a
 //     Program's JSON round trip (DecodeProgram).
+//   - forEach always waits for each branch to end (its output is the list
+//     of branch outputs): `signal:` and `await:` are refused on it, by the
+//     compiler and the schema alike, at the key. To start hooks without
+//     waiting, use a forEach with steps: holding a hook step with
+//     await: false.
 package compiler

@@ -21,7 +21,7 @@ var (
 		"activity": {"args", "timeout", "retry"},
 		"hook":     {"args", "signal", "await"},
 		"parallel": {"failFast"},
-		"forEach":  {"as", "indexAs", "concurrency", "failFast", "hook", "steps", "args", "signal", "await"},
+		"forEach":  {"as", "indexAs", "concurrency", "failFast", "hook", "steps", "args", "signal", "await"}, // signal, await: known, to be refused with a reason
 		"wait":     {"timeout"},
 		"signal":   {"data", "to"},
 		"workflow": {"workflowId", "args", "await"},
@@ -618,6 +618,9 @@ func (b *builder) parallel(st *State, v dsl.Node, sc *scope) {
 	}
 }
 
+// forEachWaits says why a forEach takes neither signal nor await.
+const forEachWaits = "forEach always waits for each branch to end; to start hooks without waiting, use a hook step with await: false inside steps:"
+
 func (b *builder) forEach(st *State, n, v dsl.Node, sc *scope) {
 	c := b.c
 	st.Items = b.expr(v, "forEach", sc)
@@ -645,6 +648,13 @@ func (b *builder) forEach(st *State, n, v dsl.Node, sc *scope) {
 	if x, k := n.Get("failFast"); k.Exists() {
 		st.FailFast = derefBool(b.boolean(x, "failFast"))
 	}
+	// A forEach joins its branches: signal and await (which let a hook step
+	// go on before its hook ends) have no meaning here.
+	for _, key := range []string{"signal", "await"} {
+		if _, k := n.Get(key); k.Exists() {
+			c.errorf(k, "`%s` is not allowed on forEach: %s", key, forEachWaits)
+		}
+	}
 	inner := sc.withVars(st.As, st.IndexAs)
 	h, hk := n.Get("hook")
 	s, sk := n.Get("steps")
@@ -656,17 +666,9 @@ func (b *builder) forEach(st *State, n, v dsl.Node, sc *scope) {
 		if a, k := n.Get("args"); k.Exists() {
 			st.Args = b.value(a, inner)
 		}
-		if x, k := n.Get("signal"); k.Exists() {
-			st.Signal = b.name(x, "signal", inner)
-		}
-		if x, k := n.Get("await"); k.Exists() {
-			st.Await = b.boolean(x, "await")
-		}
 	case sk.Exists():
-		for _, key := range []string{"args", "signal", "await"} {
-			if _, k := n.Get(key); k.Exists() {
-				c.errorf(k, "`%s` goes with `hook:` in a forEach; with `steps:` put it on the steps", key)
-			}
+		if _, k := n.Get("args"); k.Exists() {
+			c.errorf(k, "`args` goes with `hook:` in a forEach; with `steps:` put it on the steps")
 		}
 		if b.stepList(s, "forEach steps") {
 			st.Body = b.branch(s.Items(), inner)

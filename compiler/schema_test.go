@@ -44,6 +44,36 @@ workflows:
 	}
 }
 
+// TestFileSchemaForEachWaits checks that the schema, like the compiler,
+// refuses signal and await on a forEach (and keeps them on a hook step).
+func TestFileSchemaForEachWaits(t *testing.T) {
+	src := `memflow: v1
+workflows:
+  w:
+    entity: doc
+    steps:
+      - forEach: ${ input.items }
+        hook: h
+        await: false
+        signal: ready
+      - hook: h
+        await: false
+`
+	f, ds := dsl.Parse("f.yaml", []byte(src))
+	if ds.HasErrors() {
+		t.Fatal(ds.Error())
+	}
+	got := newFileSchema().validate(f)
+	got.Sort()
+	var lines []string
+	for _, d := range got {
+		lines = append(lines, d.Pos.String())
+	}
+	if want := "f.yaml:8:16 f.yaml:9:17"; strings.Join(lines, " ") != want {
+		t.Fatalf("schema errors at %v, want %s: %v", lines, want, got)
+	}
+}
+
 func BenchmarkFileSchema(b *testing.B) {
 	for b.Loop() {
 		newFileSchema()
