@@ -5,7 +5,7 @@
 //
 //	eng, err := memflow.Open(ctx, "sqlite:app.db", memflow.Config{App: "my-app"})
 //	eng.Register("greet", func(ctx context.Context, in Greeting) (string, error) { ... })
-//	eng.LoadFlows("flows/")
+//	eng.LoadFlows(ctx, "flows/")
 //	go eng.Run(ctx, memflow.WorkerConfig{})
 //	id, err := eng.Start(ctx, "hello", map[string]any{"name": "Ana"})
 //	result, err := eng.Result(ctx, id)

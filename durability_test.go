@@ -3,6 +3,7 @@ package memflow_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -47,14 +48,14 @@ workflows:
 		if err != nil {
 			t.Fatal(err)
 		}
-		errors := 0
+		failed := 0
 		for _, ev := range evs {
 			if ev.Kind == "error" {
-				errors++
+				failed++
 			}
 		}
-		if errors != 2 {
-			t.Errorf("history has %d error events, want 2", errors)
+		if failed != 2 {
+			t.Errorf("history has %d error events, want 2", failed)
 		}
 	})
 }
@@ -448,11 +449,25 @@ func TestTwoWorkersSplit(t *testing.T) {
 	d := postgresDB(t)
 	counts := map[string]int{}
 	var mu sync.Mutex
-	var engs []*memflow.Engine
+	flow := `
+memflow: v1
+workflows:
+  who:
+    entity: doc
+    steps:
+      - activity: test.who
+`
+	client := d.open(t, nil)
+	if err := client.Register("test.who", func(ctx context.Context) (string, error) {
+		return "", errors.New("the client runs no activity")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	loadFlow(t, client, flow)
 	for _, name := range []string{"a", "b"} {
 		eng := d.open(t, nil)
 		if err := eng.Register("test.who", func(ctx context.Context) (string, error) {
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(30 * time.Millisecond)
 			mu.Lock()
 			counts[name]++
 			mu.Unlock()
@@ -460,29 +475,56 @@ func TestTwoWorkersSplit(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		loadFlow(t, eng, `
-memflow: v1
-workflows:
-  who:
-    entity: doc
-    steps:
-      - activity: test.who
-`)
-		engs = append(engs, eng)
-	}
-	for _, eng := range engs {
+		// The workers load nothing: they run the version the client stored.
 		work(t, eng, memflow.WorkerConfig{Concurrency: 2})
 	}
 	var ids []string
-	for range 20 {
-		ids = append(ids, start(t, engs[0], "who", nil))
+	for range 40 {
+		ids = append(ids, start(t, client, "who", nil))
 	}
 	for _, id := range ids {
-		result(t, engs[0], id)
+		result(t, client, id)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if counts["a"] == 0 || counts["b"] == 0 || counts["a"]+counts["b"] != 20 {
-		t.Errorf("work split %v, want both workers busy and 20 in all", counts)
+	if counts["a"] == 0 || counts["b"] == 0 || counts["a"]+counts["b"] != 40 {
+		t.Errorf("work split %v, want both workers busy and 40 in all", counts)
 	}
+}
+
+// A worker shut down while an activity runs hands its task back: after the
+// grace period the activity is cancelled, the attempt is not counted, and
+// the next worker runs it to completion.
+func TestGracefulShutdown(t *testing.T) {
+	eachStore(t, func(t *testing.T, d db) {
+		acts := newActs()
+		acts.gate = make(chan struct{})
+		eng := d.open(t, acts)
+		loadFlow(t, eng, `
+memflow: v1
+workflows:
+  long:
+    entity: doc
+    steps:
+      - id: b
+        activity: test.attempt
+        retry: { maxAttempts: 1 }
+      - set: { got: "${ steps.b }" }
+`)
+		stop := work(t, eng, memflow.WorkerConfig{Grace: 50 * time.Millisecond})
+		id := start(t, eng, "long", nil)
+		eventually(t, "the activity to start", func() bool { return acts.count("block") == 1 })
+		stop()
+		if acts.count("block-cancelled") != 1 {
+			t.Fatal("shutdown did not cancel the activity after the grace period")
+		}
+		close(acts.gate)
+		work(t, eng, memflow.WorkerConfig{})
+		jsonEq(t, result(t, eng, id), `{"got":{"attempt":1,"result":"unblocked"}}`)
+		for _, ev := range history(t, eng, id) {
+			if ev.Kind == "retry" || ev.Kind == "error" {
+				t.Errorf("shutdown counted as a failed attempt: %s %s", ev.Kind, ev.Detail)
+			}
+		}
+	})
 }

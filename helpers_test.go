@@ -27,25 +27,33 @@ type db struct {
 	App string
 }
 
-// eachStore runs fn as a subtest on SQLite and on Postgres (a fresh schema,
-// dropped afterwards). Without Postgres the postgres subtest skips, unless
-// CI=true, where it fails.
+// eachStore runs fn as parallel subtests on SQLite and on Postgres (a fresh
+// schema, dropped afterwards). Without Postgres the postgres subtest skips,
+// unless CI=true, where it fails.
 func eachStore(t *testing.T, fn func(t *testing.T, d db)) {
+	eachStoreOpt(t, true, fn)
+}
+
+func eachStoreOpt(t *testing.T, parallel bool, fn func(t *testing.T, d db)) {
 	t.Run("sqlite", func(t *testing.T) {
-		t.Parallel()
+		if parallel {
+			t.Parallel()
+		}
 		fn(t, sqliteDB(t))
 	})
 	t.Run("postgres", func(t *testing.T) {
-		t.Parallel()
+		if parallel {
+			t.Parallel()
+		}
 		fn(t, postgresDB(t))
 	})
 }
 
-func sqliteDB(t *testing.T) db {
+func sqliteDB(t testing.TB) db {
 	return db{URL: "sqlite:" + filepath.Join(t.TempDir(), "memflow.db"), App: "memflow"}
 }
 
-func postgresDB(t *testing.T) db {
+func postgresDB(t testing.TB) db {
 	t.Helper()
 	url := os.Getenv("MEMFLOW_TEST_DATABASE_URL")
 	if url == "" {
@@ -132,9 +140,14 @@ func writeFile(t *testing.T, path, src string) {
 
 // testCtx is a context bounded by the test's deadline (or 60s).
 func testCtx(t *testing.T) context.Context {
+	return testCtxWithin(t, 60*time.Second)
+}
+
+// testCtxWithin is a context bounded by the test's deadline (or d).
+func testCtxWithin(t *testing.T, d time.Duration) context.Context {
 	deadline, ok := t.Deadline()
-	if !ok || time.Until(deadline) > 60*time.Second {
-		deadline = time.Now().Add(60 * time.Second)
+	if !ok || time.Until(deadline) > d {
+		deadline = time.Now().Add(d)
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline.Add(-time.Second))
 	t.Cleanup(cancel)
@@ -171,10 +184,16 @@ func decode(t *testing.T, raw []byte) any {
 	return v
 }
 
-// eventually polls cond until it holds or the test's deadline nears.
+// eventually polls cond until it holds or the test's deadline nears (at
+// most 60s).
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	ctx := testCtx(t)
+	eventuallyWithin(t, 60*time.Second, what, cond)
+}
+
+func eventuallyWithin(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	ctx := testCtxWithin(t, d)
 	delay := 5 * time.Millisecond
 	for !cond() {
 		select {
@@ -266,7 +285,7 @@ func (a *testActs) register(t *testing.T, eng *memflow.Engine) {
 		a.inc("fatal")
 		return nil, activities.NonRetryable(errors.New("card declined"))
 	}))
-	must(eng.Register("test.block", func(ctx context.Context) (string, error) {
+	block := func(ctx context.Context) (string, error) {
 		a.inc("block")
 		a.mu.Lock()
 		gate := a.gate
@@ -278,5 +297,12 @@ func (a *testActs) register(t *testing.T, eng *memflow.Engine) {
 		case <-gate:
 			return "unblocked", nil
 		}
+	}
+	must(eng.Register("test.block", block))
+	// test.attempt is test.block reporting its attempt number.
+	must(eng.Register("test.attempt", func(ctx context.Context) (map[string]any, error) {
+		res, err := block(ctx)
+		info, _ := activities.InfoFrom(ctx)
+		return map[string]any{"attempt": info.Attempt, "result": res}, err
 	}))
 }

@@ -32,7 +32,7 @@ func (b *builder) expr(n dsl.Node, what string, sc *scope) *Expr {
 	if !n.IsString() { // true, 3, null: a literal expression
 		e, err := NewExpr(text, pos(n), sc.vars)
 		if err != nil {
-			b.c.errorf(n, "%s: %s", what, exprMessage(err, text))
+			b.c.errorf(n, "%s: %s", what, b.exprMessage(err, text, sc))
 			return nil
 		}
 		return e
@@ -93,6 +93,7 @@ func runeToByte(s string, r int) int {
 var (
 	coalesceRE = regexp.MustCompile(`^Operator \((.+)\) and coalesce expressions \(\?\?\) cannot be mixed`)
 	unknownRE  = regexp.MustCompile(`^unknown name ([A-Za-z_$][A-Za-z0-9_$]*)`)
+	fieldRE    = regexp.MustCompile(`^unknown field ([A-Za-z_$][A-Za-z0-9_$]*)`)
 )
 
 // exprMessage turns an expr error into a message that says how to fix it.
@@ -118,15 +119,12 @@ func (b *builder) exprMessage(err error, src string, sc *scope) string {
 		}
 		return fmt.Sprintf("unknown name %q in expression%s", name, hint)
 	}
-	return "bad expression: " + msg
-}
-
-func exprMessage(err error, src string) string {
-	var fe *file.Error
-	if errors.As(err, &fe) {
-		return "bad expression: " + fe.Message
+	if m := fieldRE.FindStringSubmatch(msg); m != nil {
+		// Only `workflow` has known fields.
+		fields := []string{"id", "name", "entity", "taskQueue", "startedAt"}
+		return fmt.Sprintf("unknown field %q of workflow%s (it has %s)", m[1], didYouMean(m[1], fields), strings.Join(fields, ", "))
 	}
-	return fmt.Sprintf("bad expression %q: %v", src, err)
+	return "bad expression: " + msg
 }
 
 // isCallee reports whether the identifier at rune offset from is called.
@@ -183,7 +181,7 @@ func (b *builder) checkStepRefs(n dsl.Node, src string, off int, sc *scope) {
 		if why == "" {
 			why = "it runs after this point"
 		}
-		b.c.add(dsl.Error, p, "steps.%s cannot have completed here: %s (step %q is at line %d)", id, why, id, b.ids[id].Pos().Line)
+		b.c.add(dsl.Error, p, "steps.%s is not available here: %s (step %q is at line %d)", id, why, id, b.ids[id].Pos().Line)
 	}
 }
 
@@ -196,67 +194,90 @@ func (b *builder) value(n dsl.Node, sc *scope) *Value {
 		return nil
 	}
 	before := len(b.c.diags.Errors())
-	positions := map[string]Pos{}
-	b.checkTemplates(n, sc, 0, positions)
+	t := &templates{positions: map[string]Pos{}, parts: map[string][]part{}}
+	b.checkTemplates(n, sc, 0, t)
 	if len(b.c.diags.Errors()) > before {
 		return nil
 	}
-	if len(positions) == 0 {
-		positions = nil
+	if len(t.positions) == 0 {
+		t.positions = nil
 	}
-	v, err := NewValueAt(raw, pos(n), sc.vars, positions)
-	if err != nil {
+	// The expressions are compiled already: seed the template with them.
+	v := &Value{Raw: raw, Pos: pos(n), Scope: sc.vars, Positions: t.positions, exprs: t.parts}
+	if err := v.compile(); err != nil {
 		b.c.errorf(n, "%v", err)
 		return nil
 	}
 	return v
 }
 
+// templates collects, for one value, where each template string's first
+// expression is written and its compiled parts.
+type templates struct {
+	positions map[string]Pos
+	parts     map[string][]part
+}
+
 // checkTemplates checks every template string under n and records where
 // each one's first expression is written (the first occurrence of a string
 // wins; a template's strings are compiled once each).
-func (b *builder) checkTemplates(n dsl.Node, sc *scope, depth int, positions map[string]Pos) {
+func (b *builder) checkTemplates(n dsl.Node, sc *scope, depth int, t *templates) {
 	if depth > 200 {
 		return
 	}
 	switch n.Kind() {
 	case dsl.Scalar:
 		if n.IsExpr() {
-			b.checkTemplate(n, sc, positions)
+			b.checkTemplate(n, sc, t)
 		}
 	case dsl.Sequence:
 		for _, it := range n.Items() {
-			b.checkTemplates(it, sc, depth+1, positions)
+			b.checkTemplates(it, sc, depth+1, t)
 		}
 	case dsl.Mapping:
 		for _, p := range n.Pairs() {
 			if p.Key.IsExpr() {
-				b.checkTemplate(p.Key, sc, positions)
+				b.checkTemplate(p.Key, sc, t)
 			}
-			b.checkTemplates(p.Value, sc, depth+1, positions)
+			b.checkTemplates(p.Value, sc, depth+1, t)
 		}
 	}
 }
 
-func (b *builder) checkTemplate(n dsl.Node, sc *scope, positions map[string]Pos) {
+func (b *builder) checkTemplate(n dsl.Node, sc *scope, t *templates) {
 	s := n.Text()
+	if _, done := t.parts[s]; done {
+		return
+	}
 	segs, err := SplitTemplate(s)
 	if err != nil {
 		b.c.add(dsl.Error, n.PosAt(strings.Index(s, "${")), "%v", err)
 		return
 	}
-	first := true
+	parts := make([]part, 0, len(segs))
+	ok := true
 	for _, seg := range segs {
 		if !seg.IsExpr {
+			parts = append(parts, part{lit: seg.Text})
 			continue
 		}
 		off := exprStart(s, seg)
-		if _, seen := positions[s]; first && !seen {
+		if _, seen := t.positions[s]; !seen {
 			p := n.PosAt(off)
-			positions[s] = Pos{File: p.File, Line: p.Line, Col: p.Col}
+			t.positions[s] = Pos{File: p.File, Line: p.Line, Col: p.Col}
 		}
-		first = false
-		b.compileExpr(n, seg.Text, off, "expression", sc)
+		e := b.compileExpr(n, seg.Text, off, "expression", sc)
+		if e == nil {
+			ok = false
+			continue
+		}
+		// Runtime errors name where the template string starts its first
+		// expression, as a decoded program's lazily compiled ones do.
+		e.Pos = t.positions[s]
+		parts = append(parts, part{expr: e})
+	}
+	if ok {
+		t.parts[s] = parts
 	}
 }
 

@@ -16,14 +16,15 @@
 //     Actions' `if:` does. Text around a `${ }` there is an error.
 //   - `try` requires `catch` (to ignore failures, give a catch that does
 //     nothing visible, such as a `log` activity).
-//   - steps.<id> may name a step that can have completed before the use:
-//     an earlier step of the sequence, or a step nested in an earlier
-//     if/switch/while/try/parallel (it may have been skipped: its output is
-//     then null). Steps of a forEach body are visible inside that body only.
-//     Inside a while body, steps of the body are visible (from an earlier
-//     iteration); inside catch, steps of the try. A sibling parallel branch,
-//     another arm of an if or switch, a later step and the step itself are
-//     errors.
+//   - steps.<id> may name a step that can have completed before the use on
+//     the same thread: an earlier step of the sequence, or a step nested in
+//     an earlier if/switch/while/try (it may have been skipped: its output
+//     is then null). Steps of a parallel branch or a forEach body are
+//     visible inside that branch only; after the step, its own output (the
+//     list of branch outputs) is read. Inside a while body, steps of the
+//     body are visible (from an earlier iteration); inside catch, steps of
+//     the try. A sibling branch, another arm of an if or switch, a later
+//     step and the step itself are errors.
 //   - Durations are Go durations of at least 1ms; workflow and retry
 //     durations are constants, step timeouts and sleeps may be expressions.
 //   - Step ids are letters, digits, '_' and '-'; workflow and hook names also

@@ -155,7 +155,9 @@ func (v *Value) IsConst() bool {
 
 func (v *Value) compile() error {
 	v.once.Do(func() {
-		v.exprs = map[string][]part{}
+		if v.exprs == nil { // the compiler may have compiled some already
+			v.exprs = map[string][]part{}
+		}
 		v.err = v.walk(v.Raw)
 	})
 	return v.err

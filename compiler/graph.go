@@ -595,7 +595,6 @@ func (b *builder) parallel(st *State, v dsl.Node, sc *scope) {
 		}
 		branchIDs[i] = idsIn(seqs[i])
 	}
-	var outs []*scope
 	for i := range items {
 		inner := sc.clone()
 		for j := range items {
@@ -609,10 +608,13 @@ func (b *builder) parallel(st *State, v dsl.Node, sc *scope) {
 			continue
 		}
 		st.Branches = append(st.Branches, b.branch(seqs[i], inner))
-		outs = append(outs, inner)
 	}
-	for _, o := range outs {
-		sc.merge(o)
+	// Branch threads keep their steps' outputs to themselves: after the
+	// parallel step, its own output (the list of branch outputs) is read.
+	for _, ids := range branchIDs {
+		for _, id := range ids {
+			sc.why[id] = "it is inside a parallel branch; after the parallel step, read that step's output (the list of branch outputs)"
+		}
 	}
 }
 
@@ -668,6 +670,9 @@ func (b *builder) forEach(st *State, n, v dsl.Node, sc *scope) {
 		}
 		if b.stepList(s, "forEach steps") {
 			st.Body = b.branch(s.Items(), inner)
+			for _, id := range idsIn(s.Items()) {
+				sc.why[id] = "it is inside a forEach body; after the forEach step, read that step's output (the list of branch outputs)"
+			}
 		}
 	default:
 		c.errorf(n, "forEach needs `hook:` or `steps:` (what to run for each item)")

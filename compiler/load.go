@@ -53,6 +53,7 @@ func Load(paths []string, opts Options) (*Catalogue, dsl.Diagnostics) {
 			readInto(files, p, &ds)
 			continue
 		}
+		before := len(files)
 		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				ds = append(ds, dsl.Diagnostic{Pos: dsl.Pos{File: path}, Severity: dsl.Error, Message: fmt.Sprintf("cannot read: %v", err)})
@@ -65,6 +66,9 @@ func Load(paths []string, opts Options) (*Catalogue, dsl.Diagnostics) {
 		})
 		if err != nil {
 			ds = append(ds, dsl.Diagnostic{Pos: dsl.Pos{File: p}, Severity: dsl.Error, Message: fmt.Sprintf("cannot read: %v", err)})
+		}
+		if len(files) == before {
+			ds = append(ds, dsl.Diagnostic{Pos: dsl.Pos{File: p}, Severity: dsl.Warning, Message: "no flow files (*.yaml, *.yml) in this folder"})
 		}
 	}
 	cat, more := LoadFiles(files, opts)

@@ -32,6 +32,12 @@ func TestLoadFolder(t *testing.T) {
 	if len(cat.Files) != 2 || cat.Programs["w"].Hooks["h"] == nil {
 		t.Fatalf("files %v, program %+v", cat.Files, cat.Programs["w"])
 	}
+	// A folder without flows loads nothing, with a warning.
+	empty := t.TempDir()
+	cat, ds = Load([]string{empty}, Options{})
+	if cat == nil || len(cat.Programs) != 0 || len(ds) != 1 || ds[0].Severity != dsl.Warning || ds[0].Pos.File != empty {
+		t.Fatalf("empty folder: catalogue %v, diagnostics %v", cat, ds)
+	}
 	// A missing path is an error naming it; nothing loads.
 	missing := filepath.Join(dir, "missing.yaml")
 	cat, ds = Load([]string{dir, missing}, Options{Activities: goldenActivities})

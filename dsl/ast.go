@@ -136,7 +136,49 @@ func (f *File) yamlError(err error) Diagnostic {
 		l := f.lines[line-1]
 		col = utf8.RuneCountInString(l[:len(l)-len(strings.TrimLeft(l, " \t"))]) + 1
 	}
+	switch msg {
+	case "did not find expected ',' or '}'", "did not find expected ',' or ']'":
+		// The usual cause: an unquoted ${ } inside { } or [ ].
+		for l := line; l >= 1 && l <= len(f.lines) && l < line+4; l++ {
+			if i := unquotedExpr(f.lines[l-1]); i >= 0 {
+				return Diagnostic{Pos: f.clamp(l, utf8.RuneCountInString(f.lines[l-1][:i])+1), Severity: Error,
+					Message: `invalid YAML: inside { } or [ ] an expression must be quoted: write "${ ... }"`}
+			}
+		}
+		msg += " (an unclosed { or [?)"
+	case "mapping values are not allowed in this context":
+		msg += ` (quote a value that holds ": ", or check the indentation)`
+	case "did not find expected key":
+		msg += " (check the indentation, or an extra } or ])"
+	case "found character that cannot start any token":
+		if line >= 1 && line <= len(f.lines) && strings.Contains(f.lines[line-1][:len(f.lines[line-1])-len(strings.TrimLeft(f.lines[line-1], " \t"))], "\t") {
+			msg = "a tab indents this line: YAML indents with spaces only"
+			col = strings.IndexByte(f.lines[line-1], '\t') + 1
+		}
+	}
 	return Diagnostic{Pos: f.clamp(line, col), Severity: Error, Message: "invalid YAML: " + msg}
+}
+
+// unquotedExpr returns the byte offset of a `${` on line that no quote
+// opens, or -1.
+func unquotedExpr(line string) int {
+	var quote byte
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '#' && (i == 0 || line[i-1] == ' '):
+			return -1
+		case c == '$' && i+1 < len(line) && line[i+1] == '{':
+			return i
+		}
+	}
+	return -1
 }
 
 // clamp keeps a position inside the file.

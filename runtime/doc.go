@@ -60,7 +60,8 @@
 // back-off (a new task row with a due time and the attempt count) unless it
 // is non-retryable (activities.NonRetryable, or its type is listed in the
 // step's nonRetryable) or attempts are exhausted (claims of crashed workers
-// count as attempts); then the step fails.
+// count as attempts; an attempt cut short by a graceful shutdown does not);
+// then the step fails.
 //
 // # Failures
 //
@@ -68,9 +69,11 @@
 // inside the same thread (error = {message, type, step, attempts});
 // otherwise the thread fails. A failed branch fails its parallel/forEach step
 // once the other branches ended (at once with failFast, which also stops
-// them); a failed awaited hook fails the step awaiting it; a failed main
-// thread fails the instance. A hook started from outside that fails is
-// recorded in history only.
+// them); a failed awaited hook fails the step awaiting it (also a hook step
+// with signal: still waiting for the hook's signal); a failed main
+// thread fails the instance. The instance ends when its main thread ends;
+// hooks still running then (fire and forget) stop with it. A hook started
+// from outside that fails is recorded in history only.
 //
 // # Signals
 //
@@ -85,7 +88,10 @@
 //
 // A child step inserts the child instance in the parent's transaction (a new
 // row, so no lock is taken on another instance); the child's end enqueues a
-// child task on the parent. Ending an instance enqueues cancel tasks for its
+// child task on the parent. A workflow id that already exists is joined
+// (idempotent start): its result is used at once if it ended, else the step
+// registers as a watcher in its state (locking that row after the parent's;
+// a child never locks its parent) and is notified when it ends. Ending an instance enqueues cancel tasks for its
 // children, so a cancelled or failed parent stops them.
 //
 // # Workers

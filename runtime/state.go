@@ -19,6 +19,7 @@ type instance struct {
 	Signals   map[string][]any `json:"signals,omitempty"`
 	Children  []childRef       `json:"children,omitempty"` // started child workflows
 	Parent    *parentLink      `json:"parent,omitempty"`   // awaited by this parent step
+	Watchers  []parentLink     `json:"watchers,omitempty"` // other steps awaiting it (joined an existing id)
 	StartedAt time.Time        `json:"startedAt"`
 }
 
@@ -76,6 +77,11 @@ type thread struct {
 	// parent's join (-1: the parent awaits this one alone).
 	Parent string `json:"parent,omitempty"`
 	Slot   int    `json:"slot"`
+	// Notify names a thread waiting (at NotifyTick) for a signal this hook
+	// should send: the hook's failure fails that wait. Unlike Parent, it
+	// does not tie the hook's life to that thread.
+	Notify     string `json:"notify,omitempty"`
+	NotifyTick int64  `json:"notifyTick,omitempty"`
 	// BaseCatch is the catch in force where a branch was forked: a failure
 	// whose catch is BaseCatch belongs to the parent, not the branch.
 	BaseCatch int   `json:"baseCatch"`

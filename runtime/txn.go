@@ -174,8 +174,16 @@ func (x *txn) task(kind string, p payload, due time.Time) {
 		Payload: mustJSON(p), DueAt: due})
 }
 
+// maxEventDetail bounds one history row's detail; a larger one keeps its
+// size only (the value itself is in the entity or the step outputs).
+const maxEventDetail = 64 << 10
+
 func (x *txn) event(kind string, t *thread, s *compiler.State, detail any) {
-	ev := store.HistoryEvent{JobID: x.job.ID, At: x.now, Kind: kind, Detail: mustJSON(detail)}
+	d := mustJSON(detail)
+	if len(d) > maxEventDetail {
+		d = mustJSON(map[string]any{"truncated": true, "bytes": len(d)})
+	}
+	ev := store.HistoryEvent{JobID: x.job.ID, At: x.now, Kind: kind, Detail: d}
 	if t != nil && t.Kind != threadMain {
 		ev.Thread = t.ID
 	}
@@ -292,6 +300,9 @@ func (x *txn) threadFailed(t *thread, se *stepError) {
 		x.childEnded(t.Parent, t.Slot, nil, se)
 	default:
 		x.event("hook-failed", t, nil, se)
+		if p, s := x.at(t.Notify, t.NotifyTick, waitSignal); p != nil {
+			x.failStep(p, s, se)
+		}
 	}
 }
 
@@ -429,7 +440,11 @@ func (x *txn) endWorkflow(status string, res any, se *stepError) {
 	for _, c := range x.in.Children {
 		x.tasks = append(x.tasks, store.Task{JobID: c.ID, Queue: c.Queue, Kind: taskCancel, Payload: json.RawMessage("{}")})
 	}
-	if pl := x.in.Parent; pl != nil {
+	watchers := x.in.Watchers
+	if x.in.Parent != nil {
+		watchers = append([]parentLink{*x.in.Parent}, watchers...)
+	}
+	for _, pl := range watchers {
 		p := payload{Thread: pl.Thread, Tick: pl.Tick, Child: x.job.ID, Status: status, Result: resRaw}
 		if se != nil {
 			p.Error = se.Message

@@ -52,6 +52,7 @@ func queuesOrAll(q []string) any {
 
 func newStartCmd(g *globals) *cobra.Command {
 	var argsJSON, id string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "start WORKFLOW",
 		Short: "Start a workflow (newest stored version) and print its id",
@@ -70,6 +71,9 @@ func newStartCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if asJSON {
+					return printJSON(cmd.OutOrStdout(), map[string]string{"id": wid, "workflow": a[0]})
+				}
 				_, err = fmt.Fprintln(cmd.OutOrStdout(), wid)
 				return err
 			})
@@ -77,6 +81,7 @@ func newStartCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&argsJSON, "args", "", "start arguments (JSON)")
 	cmd.Flags().StringVar(&id, "id", "", "workflow id (default: generated; an existing id is returned as is)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"id": ..., "workflow": ...} instead of the bare id`)
 	return cmd
 }
 
@@ -224,8 +229,11 @@ func newFindCmd(g *globals) *cobra.Command {
 	var limit int
 	cmd := &cobra.Command{
 		Use:   "find ENTITY",
-		Short: `List instances of an entity type, filtered by --where '{"status":"done"}' or '[{"path":"n","op":">","value":1}]'`,
-		Args:  args(1, 1),
+		Short: "List instances of an entity type whose documents match --where",
+		Long: `find lists instances of ENTITY as JSON. --where is a JSON object of path: value
+equalities, '{"status":"done"}', or a list of conditions,
+'[{"path":"confidence","op":">=","value":0.8}]' (ops: = != < <= > >=).`,
+		Args: args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			conds, err := parseWhere(where)
 			if err != nil {

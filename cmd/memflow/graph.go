@@ -4,21 +4,24 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/memflow/memflow/compiler"
 	"github.com/spf13/cobra"
 )
 
 // newGraphCmd is `memflow graph FILE`: draw the compiled state machine of a
-// flow file's workflows (or one of them) and the hooks they can run.
+// flow file's (or folder's) workflows, or one of them, and the hooks they
+// can run.
 func newGraphCmd() *cobra.Command {
 	var workflow, format string
 	cmd := &cobra.Command{
 		Use:   "graph FILE",
 		Short: "Draw the state machine of a flow as Mermaid or Graphviz dot",
-		Long: `Graph compiles FILE and prints its state machine: states, branches, hooks,
-waits, loops and try/catch edges. --format mermaid (default) or dot; --workflow
-draws one workflow and the hooks it can run.`,
+		Long: `Graph compiles FILE (or a folder, as one catalogue) and prints its state
+machine: states, branches, hooks, waits, loops and try/catch edges.
+--format mermaid (default) or dot; --workflow draws one workflow and the hooks
+it can run.`,
 		Args: args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if format != "mermaid" && format != "dot" {
@@ -250,8 +253,13 @@ func stateLabel(s *compiler.State) string {
 		ops := make([]string, len(s.Commands))
 		for i, c := range s.Commands {
 			ops[i] = c.Op
-			if c.Path != nil {
+			switch {
+			case c.Path != nil:
 				ops[i] += " " + fmt.Sprint(c.Path.Raw)
+			case c.Value != nil:
+				if m, ok := c.Value.Raw.(map[string]any); ok {
+					ops[i] += " " + strings.Join(sortedKeys(m), ", ")
+				}
 			}
 		}
 		what = strings.Join(ops, ", ")
@@ -271,6 +279,9 @@ func stateLabel(s *compiler.State) string {
 		}
 	case compiler.KWait:
 		what = "wait " + fmt.Sprint(s.Signal.Raw)
+		if s.TimeoutMS > 0 {
+			what += fmt.Sprintf(" (timeout %s)", time.Duration(s.TimeoutMS)*time.Millisecond)
+		}
 	case compiler.KSignal:
 		what = "signal " + fmt.Sprint(s.Signal.Raw)
 	case compiler.KSleep:
@@ -290,10 +301,11 @@ func stateLabel(s *compiler.State) string {
 		what = "switch"
 	case compiler.KTry:
 		what = "try"
-	case compiler.KReturn:
-		what = "return"
-	case compiler.KFail:
-		what = "fail"
+	case compiler.KReturn, compiler.KFail:
+		what = string(s.Kind)
+		if s.Value != nil {
+			what += " " + fmt.Sprint(s.Value.Raw)
+		}
 	}
 	if s.ID != "" {
 		what = s.ID + ": " + what
@@ -301,10 +313,19 @@ func stateLabel(s *compiler.State) string {
 	if s.When != nil {
 		what += " [when " + s.When.Src + "]"
 	}
-	if len(what) > 80 {
-		what = what[:77] + "..."
+	if r := []rune(what); len(r) > 80 {
+		what = string(r[:77]) + "..."
 	}
 	return what
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func safeID(s string) string {

@@ -43,7 +43,9 @@ func TestGraphDot(t *testing.T) {
 		"subgraph cluster_w_documentProcessingPipeline {",
 		`w_documentProcessingPipeline_4 [label="if len(steps.load ?? []) == 0", shape=diamond];`,
 		`w_documentProcessingPipeline_4 -> w_documentProcessingPipeline_13 [label="then"];`,
-		`h_approvalHook_1 [label="decision: wait approval", shape=parallelogram];`,
+		`h_approvalHook_1 [label="decision: wait approval (timeout 72h0m0s)", shape=parallelogram];`,
+		`w_documentProcessingPipeline_13 [label="fail No image references found", shape=oval];`,
+		`w_documentProcessingPipeline_11 [label="merge completedAt, status", shape=box];`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("dot lacks %q:\n%s", want, out)

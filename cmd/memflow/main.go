@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/memflow/memflow"
@@ -59,12 +60,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	var fe *memflow.FlowError
-	var we *memflow.WorkflowError
-	if errors.As(err, &fe) || errors.As(err, &we) {
-		return 1
+	if strings.HasPrefix(err.Error(), "unknown command") {
+		return 2
 	}
-	return 1
+	return 1 // a failed workflow, an invalid flow or an operational error
 }
 
 // globals are the flags every database command shares.

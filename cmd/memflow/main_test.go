@@ -82,21 +82,66 @@ func TestPipelineWithSignal(t *testing.T) {
 		code, out, errs = cli(t, "run", "../../flows/examples/document-pipeline.yaml", "--db", db, "--id", "doc",
 			"--args", `{"documentId":"d-1"}`, "--quiet")
 	}()
-	// Another "terminal" signals once the instance exists.
+	// Another "terminal" starts a hook once the instance exists, then
+	// approves.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		c, _, e := cli(t, "signal", "doc", "approval", "--data", `{"approved":true,"by":"ana"}`, "--db", db)
+		c, _, e := cli(t, "hook", "doc", "notificationHook", "--args", `{"documentId":"d-1"}`, "--db", db)
 		if c == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("signal: %s", e)
+			t.Fatalf("hook: %s", e)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // the run command is still starting
+	}
+	if c, _, e := cli(t, "signal", "doc", "approval", "--data", `{"approved":true,"by":"ana"}`, "--db", db); c != 0 {
+		t.Fatalf("signal: %s", e)
 	}
 	<-done
 	if code != 0 || !strings.Contains(out, `"approvedBy": "ana"`) {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	code, out, errs = cli(t, "history", "doc", "--db", db)
+	if code != 0 || strings.Count(out, `"hook": "notificationHook"`) < 3 {
+		t.Errorf("the hook started from the CLI is not in the history (exit %d): %s", code, errs)
+	}
+	for _, args := range [][]string{{"index", "document", "status"}, {"migrate"}} {
+		if code, _, errs := cli(t, append(args, "--db", db)...); code != 0 {
+			t.Errorf("%v: exit %d %s", args, code, errs)
+		}
+	}
+}
+
+// worker serves instances started elsewhere, from the stored versions.
+func TestWorkerCommand(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "m.db")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var errb bytes.Buffer
+	go func() {
+		done <- run(ctx, []string{"worker", "--flows", "../../flows/examples", "--db", db}, &bytes.Buffer{}, &errb)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	var id string
+	for {
+		code, out, errs := cli(t, "start", "researchAgent", "--args", `{"query":"q"}`, "--db", db)
+		if code == 0 {
+			id = strings.TrimSpace(out)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("start: %s", errs)
+		}
+		time.Sleep(20 * time.Millisecond) // the worker is still loading the flows
+	}
+	code, out, errs := cli(t, "result", id, "--wait", "--timeout", "30s", "--db", db)
+	if code != 0 || !strings.Contains(out, `"status": "completed"`) {
+		t.Errorf("result: %d %s %s", code, out, errs)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("worker exit %d: %s", code, errb.String())
 	}
 }
 
@@ -113,6 +158,7 @@ func TestExitCodes(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"run"}, 2, "wrong number of arguments"},
+		{[]string{"nosuch"}, 2, "unknown command"},
 		{[]string{"run", failing, "--nope"}, 2, "unknown flag"},
 		{[]string{"run", failing, "--args", "{bad"}, 2, "--args is not valid JSON"},
 		{[]string{"run", bad}, 1, "nope.nothing"},

@@ -1,0 +1,263 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/memflow/memflow/activities"
+	"github.com/memflow/memflow/compiler"
+	"github.com/memflow/memflow/internal/store"
+)
+
+// This file runs activities: attempts, retries, lease heartbeats and
+// cancellation of running activities.
+
+// defaultRetry applies when an activity step has no policy.
+var defaultRetry = compiler.Retry{MaxAttempts: 3, InitialMS: 1000, Coefficient: 2, MaxMS: 60000}
+
+// backoff is the delay before the attempt after attempt (from 1).
+func backoff(r *compiler.Retry, attempt int) time.Duration {
+	initial, coef, maxMS := float64(r.InitialMS), r.Coefficient, float64(r.MaxMS)
+	if initial <= 0 {
+		initial = 1000
+	}
+	if coef < 1 {
+		coef = 2
+	}
+	if maxMS <= 0 {
+		maxMS = 60000
+	}
+	ms := min(initial*math.Pow(coef, float64(max(attempt-1, 0))), maxMS)
+	return time.Duration(ms) * time.Millisecond
+}
+
+// runActivity runs the activity a task names, outside any transaction, then
+// commits its result (or failure) if the step still waits for it.
+func (e *Engine) runActivity(ctx, dbctx context.Context, task store.Task, p payload, job *store.Job, prog *program, cfg *WorkerConfig) {
+	in, err := decodeInstance(job.State)
+	if err != nil {
+		e.retryLater(dbctx, task, err)
+		return
+	}
+	t := in.Threads[p.Thread]
+	if t == nil || t.Tick != p.Tick || t.Wait != waitActivity {
+		e.dropTask(dbctx, task) // already committed or abandoned
+		return
+	}
+	x := &txn{prog: prog}
+	s := x.state(t)
+	if s == nil || s.Kind != compiler.KActivity {
+		e.dropTask(dbctx, task)
+		return
+	}
+	attempt := p.Attempt + task.Attempts
+	threadID := ""
+	if t.Kind != threadMain {
+		threadID = t.ID
+	}
+	info := activities.Info{WorkflowID: job.ID, StepID: s.Label, Thread: threadID, Iteration: t.Visits[s.N], Attempt: attempt}
+	info.IdempotencyKey = fmt.Sprintf("%s/%s/%d", job.ID, s.Label, info.Iteration)
+	if threadID != "" {
+		info.IdempotencyKey = fmt.Sprintf("%s/%s/%s/%d", job.ID, threadID, s.Label, info.Iteration)
+	}
+	var out json.RawMessage
+	fn, ok := e.acts.Lookup(s.Activity)
+	if !ok {
+		err = fmt.Errorf("activity %q is not registered on worker", s.Activity)
+	} else {
+		out, err = e.call(ctx, fn, info, p, func(cancel context.CancelFunc) func() {
+			return e.heartbeat(dbctx, task, cfg, cancel)
+		})
+	}
+	if ctx.Err() != nil {
+		// Shutdown: hand the work back as a fresh task; this claim is not an
+		// attempt.
+		p.Attempt = attempt - 1
+		rerr := e.st.InTx(dbctx, func(tx store.Tx) error {
+			ok, err := tx.DeleteTask(dbctx, task.ID)
+			if err != nil || !ok {
+				return err
+			}
+			return tx.EnqueueTasks(dbctx, []store.Task{{JobID: task.JobID, Queue: task.Queue, Kind: task.Kind, Payload: mustJSON(p)}})
+		})
+		if rerr != nil {
+			e.log.Warn("release task at shutdown", "task", task.ID, "err", rerr)
+		}
+		return
+	}
+	var val any
+	if err == nil {
+		if len(out) > MaxPayload {
+			err = activities.NonRetryable(&activities.Error{Type: "ResultTooLarge",
+				Message: fmt.Sprintf("activity %s result of %d bytes exceeds the %d byte limit", s.Activity, len(out), MaxPayload)})
+		} else if val, err = decodeValue(out); err != nil {
+			err = activities.NonRetryable(fmt.Errorf("activity %s returned invalid JSON: %w", s.Activity, err))
+		}
+	}
+	children, cerr := e.childPrograms(dbctx, prog)
+	if cerr != nil {
+		e.retryLater(dbctx, task, cerr)
+		return
+	}
+	apply := func(x *txn) error {
+		t, s := x.at(p.Thread, p.Tick, waitActivity)
+		if t == nil {
+			return nil
+		}
+		if err == nil {
+			x.complete(t, s, val)
+			return nil
+		}
+		x.activityFailed(t, s, p, attempt, err)
+		return nil
+	}
+	if terr := e.transition(dbctx, &task, prog, children, apply); terr != nil {
+		e.retryLater(dbctx, task, terr)
+	}
+}
+
+// activityFailed retries the attempt with back-off or fails the step.
+func (x *txn) activityFailed(t *thread, s *compiler.State, p payload, attempt int, err error) {
+	policy := defaultRetry
+	if s.Retry != nil {
+		policy = *s.Retry
+	}
+	typ := activities.ErrorType(err)
+	switch {
+	case typ != "":
+	case errors.Is(err, context.DeadlineExceeded):
+		typ = "Timeout"
+	default:
+		typ = "ActivityError"
+	}
+	se := &stepError{Message: err.Error(), Type: typ, Step: s.Label, Attempts: attempt}
+	if activities.IsNonRetryable(err) || slices.Contains(policy.NonRetryable, typ) || attempt >= max(policy.MaxAttempts, 1) {
+		x.failStep(t, s, se)
+		return
+	}
+	delay := backoff(&policy, attempt)
+	if d, ok := activities.RetryDelay(err); ok && d > delay {
+		delay = d
+	}
+	p.Attempt = attempt
+	x.task(taskActivity, p, x.now.Add(delay))
+	x.event("retry", t, s, map[string]any{"error": se, "in": delay.String()})
+}
+
+// call runs fn for one attempt with its info, timeout and panic guard.
+func (e *Engine) call(ctx context.Context, fn activities.Func, info activities.Info, p payload, beat func(context.CancelFunc) func()) (out json.RawMessage, err error) {
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer beat(cancel)()
+	unregister := e.running.add(info.WorkflowID, cancel)
+	defer unregister()
+	if p.TimeoutMS > 0 {
+		var c2 context.CancelFunc
+		actx, c2 = context.WithTimeout(actx, time.Duration(p.TimeoutMS)*time.Millisecond)
+		defer c2()
+	}
+	actx = activities.WithLogger(activities.WithInfo(actx, info), e.log)
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("activity panicked: %v", r)
+		}
+	}()
+	out, err = fn(actx, p.Args)
+	if err == nil && actx.Err() != nil && ctx.Err() == nil {
+		err = fmt.Errorf("activity %s: %w", info.StepID, actx.Err())
+	}
+	return out, err
+}
+
+// heartbeat keeps task leased while its activity runs, by pushing its due
+// time a lease ahead every cfg.Heartbeat. When the task is gone (another
+// worker committed the step) it cancels the activity. It returns a stop
+// function.
+func (e *Engine) heartbeat(ctx context.Context, task store.Task, cfg *WorkerConfig, cancel context.CancelFunc) func() {
+	if cfg.Heartbeat <= 0 {
+		return func() {}
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(cfg.Heartbeat)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			err := e.st.InTx(ctx, func(tx store.Tx) error {
+				return tx.RescheduleTask(ctx, task.ID, e.now().Add(cfg.Lease))
+			})
+			if errors.Is(err, store.ErrNotFound) {
+				cancel()
+				return
+			}
+			if err != nil {
+				e.log.Warn("extend task lease", "task", task.ID, "err", err)
+			}
+		}
+	}()
+	return func() { close(stop); <-done }
+}
+
+// inflight tracks running activities by instance so a cancel can stop them.
+type inflight struct {
+	mu   sync.Mutex
+	next int
+	jobs map[string]map[int]context.CancelFunc
+}
+
+func newInflight() *inflight { return &inflight{jobs: map[string]map[int]context.CancelFunc{}} }
+
+func (r *inflight) add(job string, cancel context.CancelFunc) func() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.next++
+	n := r.next
+	if r.jobs[job] == nil {
+		r.jobs[job] = map[int]context.CancelFunc{}
+	}
+	r.jobs[job][n] = cancel
+	return func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		delete(r.jobs[job], n)
+		if len(r.jobs[job]) == 0 {
+			delete(r.jobs, job)
+		}
+	}
+}
+
+func (r *inflight) cancelJob(job string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.jobs[job] {
+		c()
+	}
+}
+
+// checkCancelled cancels running activities of instances that ended
+// elsewhere (cancelled through another process).
+func (r *inflight) checkCancelled(ctx context.Context, st store.Store) {
+	r.mu.Lock()
+	ids := make([]string, 0, len(r.jobs))
+	for id := range r.jobs {
+		ids = append(ids, id)
+	}
+	r.mu.Unlock()
+	for _, id := range ids {
+		if j, err := st.GetJob(ctx, id); err == nil && j.Status != store.StatusRunning {
+			r.cancelJob(id)
+		}
+	}
+}

@@ -1,0 +1,221 @@
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/memflow/memflow/compiler"
+	"github.com/memflow/memflow/internal/store"
+)
+
+// This file holds the steps that wait on something outside the thread:
+// signals, timers and child workflows.
+
+func (x *txn) awaitSignal(t *thread, s *compiler.State, name string) {
+	if data, ok := x.takeSignal(name); ok {
+		x.complete(t, s, data)
+		return
+	}
+	t.Wait, t.Signal = waitSignal, name
+}
+
+func (x *txn) wait(t *thread, s *compiler.State, env *compiler.Env) error {
+	name, err := s.Signal.Eval(env)
+	if err != nil {
+		return err
+	}
+	timeout := time.Duration(s.TimeoutMS) * time.Millisecond
+	if s.Timeout != nil {
+		if timeout, err = evalDuration(s.Timeout, env); err != nil {
+			return err
+		}
+	}
+	x.awaitSignal(t, s, stringOf(name))
+	if t.Wait == waitSignal && timeout > 0 {
+		x.task(taskTimer, payload{Thread: t.ID, Tick: t.Tick, Timer: timerWait}, x.now.Add(timeout))
+	}
+	return nil
+}
+
+func (x *txn) signal(t *thread, s *compiler.State, env *compiler.Env) error {
+	nv, err := s.Signal.Eval(env)
+	if err != nil {
+		return err
+	}
+	name := stringOf(nv)
+	data, raw, err := evalJSON(s.Data, env)
+	if err != nil {
+		return err
+	}
+	to := x.job.ID
+	if s.To != nil {
+		v, err := s.To.Eval(env)
+		if err != nil {
+			return err
+		}
+		to = stringOf(v)
+	}
+	x.complete(t, s, nil)
+	if to == x.job.ID {
+		x.deliverSignal(name, data)
+		return nil
+	}
+	target, err := x.tx.GetJob(x.ctx, to, false)
+	if err != nil {
+		return typed("SignalError", "%s: signal %s to workflow %q: %v", s.Pos, name, to, err)
+	}
+	x.tasks = append(x.tasks, store.Task{JobID: to, Queue: target.TaskQueue, Kind: taskSignal,
+		Payload: mustJSON(payload{Name: name, Data: raw})})
+	return nil
+}
+
+// evalDuration reads a duration template: a Go duration string or a number
+// of milliseconds.
+func evalDuration(v *compiler.Value, env *compiler.Env) (time.Duration, error) {
+	out, err := v.Eval(env)
+	if err != nil {
+		return 0, err
+	}
+	switch d := out.(type) {
+	case string:
+		dd, err := time.ParseDuration(d)
+		if err != nil {
+			return 0, typed("ValueError", "%s: %q is not a duration (like 500ms, 10s, 1h30m)", v.Pos, d)
+		}
+		return dd, nil
+	case time.Duration:
+		return d, nil
+	case int:
+		return time.Duration(d) * time.Millisecond, nil
+	case float64:
+		return time.Duration(d * float64(time.Millisecond)), nil
+	}
+	return 0, typed("ValueError", "%s: %s is not a duration", v.Pos, describe(out))
+}
+
+func (x *txn) sleep(t *thread, s *compiler.State, env *compiler.Env) error {
+	due := x.now.Add(time.Duration(s.DurationMS) * time.Millisecond)
+	switch {
+	case s.Duration != nil:
+		d, err := evalDuration(s.Duration, env)
+		if err != nil {
+			return err
+		}
+		due = x.now.Add(d)
+	case s.Until != nil:
+		v, err := s.Until.Eval(env)
+		if err != nil {
+			return err
+		}
+		switch u := v.(type) {
+		case time.Time:
+			due = u
+		case string:
+			tt, err := time.Parse(time.RFC3339Nano, u)
+			if err != nil {
+				return typed("ValueError", "%s: sleep until %q: not an RFC 3339 time", s.Pos, u)
+			}
+			due = tt
+		default:
+			return typed("ValueError", "%s: sleep until %s: not a time", s.Pos, describe(v))
+		}
+	}
+	if !due.After(x.now) {
+		x.complete(t, s, nil)
+		return nil
+	}
+	x.task(taskTimer, payload{Thread: t.ID, Tick: t.Tick, Timer: timerSleep}, due)
+	t.Wait = waitSleep
+	return nil
+}
+
+func (x *txn) child(t *thread, s *compiler.State, env *compiler.Env) error {
+	cp := x.children[s.Workflow]
+	if cp == nil {
+		return typed("ChildError", "%s: workflow %q is neither loaded nor stored", s.Pos, s.Workflow)
+	}
+	id := fmt.Sprintf("%s.%s.%d", x.job.ID, s.Label, t.Visits[s.N])
+	if s.WorkflowID != nil {
+		v, err := s.WorkflowID.Eval(env)
+		if err != nil {
+			return err
+		}
+		id = stringOf(v)
+	}
+	if id == "" || len(id) > 200 {
+		return typed("ChildError", "%s: child workflow id %q must have 1 to 200 characters", s.Pos, id)
+	}
+	args, raw, err := evalJSON(s.Args, env)
+	if err != nil {
+		return err
+	}
+	if sch := cp.inputs[""]; sch != nil {
+		if err := sch.Validate(args); err != nil {
+			return typed("ValidationError", "%s: child %s arguments: %v", s.Pos, s.Workflow, err)
+		}
+	}
+	await := s.Await == nil || *s.Await
+	var link *parentLink
+	if await {
+		link = &parentLink{Job: x.job.ID, Queue: x.job.TaskQueue, Thread: t.ID, Tick: t.Tick}
+	}
+	created, err := x.e.insertJob(x.ctx, x.tx, cp, id, args, raw, link)
+	if err != nil {
+		return err
+	}
+	if !created {
+		// Idempotent start: the step joins the existing instance.
+		return x.joinChild(t, s, id, await, link)
+	}
+	x.in.Children = append(x.in.Children, childRef{ID: id, Queue: queueOf(cp)})
+	if !await {
+		x.complete(t, s, map[string]any{"id": id})
+		return nil
+	}
+	t.Wait = waitChild
+	return nil
+}
+
+// joinChild makes a child step whose workflow id already exists use that
+// instance: its result when it ended, else it notifies this step when it
+// does (the child row is locked after the parent's: a child never locks its
+// parent, so the order cannot cycle).
+func (x *txn) joinChild(t *thread, s *compiler.State, id string, await bool, link *parentLink) error {
+	if id == x.job.ID {
+		return typed("ChildError", "%s: a workflow cannot start itself as its child", s.Pos)
+	}
+	child, err := x.tx.GetJob(x.ctx, id, await)
+	if err != nil {
+		return err
+	}
+	if !await {
+		x.complete(t, s, map[string]any{"id": id})
+		return nil
+	}
+	switch child.Status {
+	case store.StatusCompleted:
+		res, err := decodeValue(child.Result)
+		if err != nil {
+			return err
+		}
+		x.complete(t, s, res)
+		return nil
+	case store.StatusRunning:
+	default:
+		return typed("ChildFailed", "%s: child workflow %q %s: %s", s.Pos, id, child.Status, child.Error)
+	}
+	in, err := decodeInstance(child.State)
+	if err != nil {
+		return err
+	}
+	in.Watchers = append(in.Watchers, *link)
+	if child.State, err = json.Marshal(in); err != nil {
+		return err
+	}
+	if err := x.tx.UpdateJob(x.ctx, child); err != nil {
+		return err
+	}
+	t.Wait = waitChild
+	return nil
+}
