@@ -47,6 +47,7 @@ type program struct {
 	*compiler.Program
 	inputs map[string]*jsonschema.Schema // "" workflow, else hook name
 	entity *jsonschema.Schema
+	descs  map[*compiler.State]string // what each state does, for history rows
 }
 
 // ErrNotFound is returned for an unknown workflow id or flow.
@@ -78,9 +79,18 @@ func New(cfg Config) (*Engine, error) {
 func (e *Engine) Store() store.Store { return e.st }
 
 func newProgram(p *compiler.Program) (*program, error) {
-	pr := &program{Program: p, inputs: map[string]*jsonschema.Schema{}}
+	pr := &program{Program: p, inputs: map[string]*jsonschema.Schema{}, descs: map[*compiler.State]string{}}
 	if p.Workflow == nil {
 		return nil, fmt.Errorf("program %s: no workflow graph", p.Name)
+	}
+	describe := func(g *compiler.Graph) {
+		for _, s := range g.States {
+			pr.descs[s] = s.Describe()
+		}
+	}
+	describe(p.Workflow)
+	for _, g := range p.Hooks {
+		describe(g)
 	}
 	var err error
 	if pr.inputs[""], err = compileSchema(p.Name+"-input", p.Workflow.Input); err != nil {

@@ -179,7 +179,7 @@ func (x *txn) task(kind string, p payload, due time.Time) {
 const maxEventDetail = 64 << 10
 
 func (x *txn) event(kind string, t *thread, s *compiler.State, detail any) {
-	d := mustJSON(detail)
+	d := mustJSON(x.placed(t, s, detail))
 	if len(d) > maxEventDetail {
 		d = mustJSON(map[string]any{"truncated": true, "bytes": len(d)})
 	}
