@@ -352,7 +352,7 @@ func (e *Engine) newJob(p *program, id string, args any, raw []byte, parent *par
 
 // newRun is a transition of an instance not yet written: its commit inserts
 // it (or fails with errExists when the id is taken).
-func (e *Engine) newRun(ctx context.Context, tx store.Tx, p *program, id string, args any, raw []byte, children map[string]*program) (*txn, error) {
+func (e *Engine) newRun(ctx context.Context, tx store.Tx, p *program, id string, args any, raw []byte, children childSet) (*txn, error) {
 	job, in, tasks, started := e.newJob(p, id, args, raw, nil)
 	ent, err := decodeValue(job.Context)
 	if err != nil {
