@@ -505,3 +505,53 @@ func TestReloadScope(t *testing.T) {
 		}
 	})
 }
+
+// TestRetiredChild: a child step whose workflow left the flows fails with the
+// reason, not with "neither loaded nor stored".
+func TestRetiredChild(t *testing.T) {
+	eachStore(t, func(t *testing.T, d db) {
+		ctx := testCtx(t)
+		dir := t.TempDir()
+		sub := filepath.Join(dir, "sub")
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, "parent.yaml"), `
+memflow: v1
+workflows:
+  parent:
+    entity: doc
+    steps:
+      - workflow: kid
+`)
+		kid := filepath.Join(sub, "kid.yaml")
+		writeFile(t, kid, "memflow: v1\nworkflows:\n  kid:\n    entity: doc\n    steps:\n      - set: { kid: true }\n")
+		eng := d.open(t, nil)
+		if _, err := eng.ReloadFlows(ctx, dir); err != nil {
+			t.Fatal(err)
+		}
+		kidVersion := servingFlow(mustFlows(t, eng), "kid").Version
+		if err := os.Remove(kid); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(sub, "other.yaml"), otherFlow)
+		if r, err := eng.ReloadFlows(ctx, sub); err != nil || !strings.Contains(r.Summary(), "removed: kid") {
+			t.Fatalf("reload without kid = %s, %v", r.Summary(), err)
+		}
+		work(t, eng, memflow.WorkerConfig{})
+		we := failure(t, eng, start(t, eng, "parent", nil))
+		want := fmt.Sprintf(`child workflow "kid" was removed from the flows (last version %s, file %s`, kidVersion, kid)
+		if !strings.Contains(we.Message, want) || strings.Contains(we.Message, "neither") {
+			t.Errorf("parent failed with %q\nwant it to contain %q", we.Message, want)
+		}
+	})
+}
+
+func mustFlows(t *testing.T, eng *memflow.Engine) *memflow.FlowStatus {
+	t.Helper()
+	st, err := eng.Flows(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}

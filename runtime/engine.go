@@ -49,6 +49,7 @@ type program struct {
 	*compiler.Program
 	inputs map[string]*jsonschema.Schema // "" workflow, else hook name
 	entity *jsonschema.Schema
+	descs  map[*compiler.State]string // what each state does, for history rows
 }
 
 // ErrNotFound is returned for an unknown workflow id or flow.
@@ -98,9 +99,18 @@ func New(cfg Config) (*Engine, error) {
 func (e *Engine) Store() store.Store { return e.st }
 
 func newProgram(p *compiler.Program) (*program, error) {
-	pr := &program{Program: p, inputs: map[string]*jsonschema.Schema{}}
+	pr := &program{Program: p, inputs: map[string]*jsonschema.Schema{}, descs: map[*compiler.State]string{}}
 	if p.Workflow == nil {
 		return nil, fmt.Errorf("program %s: no workflow graph", p.Name)
+	}
+	describe := func(g *compiler.Graph) {
+		for _, s := range g.States {
+			pr.descs[s] = s.Describe()
+		}
+	}
+	describe(p.Workflow)
+	for _, g := range p.Hooks {
+		describe(g)
 	}
 	var err error
 	if pr.inputs[""], err = compileSchema(p.Name+"-input", p.Workflow.Input); err != nil {
@@ -372,7 +382,7 @@ func (e *Engine) newJob(p *program, id string, args any, raw []byte, parent *par
 
 // newRun is a transition of an instance not yet written: its commit inserts
 // it (or fails with errExists when the id is taken).
-func (e *Engine) newRun(ctx context.Context, tx store.Tx, p *program, id string, args any, raw []byte, children map[string]*program) (*txn, error) {
+func (e *Engine) newRun(ctx context.Context, tx store.Tx, p *program, id string, args any, raw []byte, children childSet) (*txn, error) {
 	job, in, tasks, started := e.newJob(p, id, args, raw, nil)
 	ent, err := decodeValue(job.Context)
 	if err != nil {

@@ -62,7 +62,7 @@ type txn struct {
 	job      *store.Job
 	prog     *program
 	in       *instance
-	children map[string]*program // preloaded programs of child workflows
+	children childSet // preloaded programs of child workflows
 
 	entity     any
 	entityJSON []byte
@@ -77,7 +77,7 @@ type txn struct {
 
 // begin locks job id and decodes its state. It returns nil (and no error)
 // when the instance is no longer running.
-func (e *Engine) begin(ctx context.Context, tx store.Tx, p *program, id string, children map[string]*program) (*txn, error) {
+func (e *Engine) begin(ctx context.Context, tx store.Tx, p *program, id string, children childSet) (*txn, error) {
 	job, err := tx.GetJob(ctx, id, true)
 	if err != nil {
 		return nil, err
@@ -179,7 +179,7 @@ func (x *txn) task(kind string, p payload, due time.Time) {
 const maxEventDetail = 64 << 10
 
 func (x *txn) event(kind string, t *thread, s *compiler.State, detail any) {
-	d := mustJSON(detail)
+	d := mustJSON(x.placed(t, s, detail))
 	if len(d) > maxEventDetail {
 		d = mustJSON(map[string]any{"truncated": true, "bytes": len(d)})
 	}

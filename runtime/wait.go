@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -130,9 +131,23 @@ func (x *txn) sleep(t *thread, s *compiler.State, env *compiler.Env) error {
 	return nil
 }
 
+// childSet is what the child steps of a program may start, by workflow
+// name (Engine.childPrograms).
+type childSet map[string]childProgram
+
+// childProgram is a child workflow's newest program, or why none starts.
+type childProgram struct {
+	p   *program
+	err error // ErrNotFound, or a *RetiredError when it left the flows
+}
+
 func (x *txn) child(t *thread, s *compiler.State, env *compiler.Env) error {
-	cp := x.children[s.Workflow]
+	c := x.children[s.Workflow]
+	cp := c.p
 	if cp == nil {
+		if re := (*RetiredError)(nil); errors.As(c.err, &re) {
+			return typed("ChildError", "%s: child %w", s.Pos, re)
+		}
 		return typed("ChildError", "%s: workflow %q is neither loaded nor stored", s.Pos, s.Workflow)
 	}
 	id := fmt.Sprintf("%s.%s.%d", x.job.ID, s.Label, t.Visits[s.N])

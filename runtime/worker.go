@@ -220,20 +220,21 @@ func (e *Engine) handle(ctx context.Context, task store.Task, cfg *WorkerConfig)
 }
 
 // childPrograms resolves the workflows prog may start as children.
-func (e *Engine) childPrograms(ctx context.Context, prog *program) (map[string]*program, error) {
+func (e *Engine) childPrograms(ctx context.Context, prog *program) (childSet, error) {
 	if len(prog.Children) == 0 {
 		return nil, nil
 	}
-	out := make(map[string]*program, len(prog.Children))
+	out := make(childSet, len(prog.Children))
 	for _, name := range prog.Children {
 		cp, err := e.newestProgram(ctx, name)
 		if err != nil {
 			if errors.Is(err, ErrNotFound) {
-				continue // the child step fails with a clear error
+				out[name] = childProgram{err: err} // the child step fails with it
+				continue
 			}
 			return nil, err
 		}
-		out[name] = cp
+		out[name] = childProgram{p: cp}
 	}
 	return out, nil
 }
@@ -241,7 +242,7 @@ func (e *Engine) childPrograms(ctx context.Context, prog *program) (map[string]*
 // transition runs apply on the locked instance and commits it together with
 // the deletion of task (nil: none). A task another worker already handled is
 // ignored.
-func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program, children map[string]*program, apply func(x *txn) error) error {
+func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program, children childSet, apply func(x *txn) error) error {
 	jobID := ""
 	if task != nil {
 		jobID = task.JobID

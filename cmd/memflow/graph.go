@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/memflow/memflow/compiler"
 	"github.com/spf13/cobra"
@@ -133,7 +132,7 @@ func (p *picture) graph(g *compiler.Graph) {
 	}
 	p.edges = append(p.edges, edge{start, target(-1, g.Entry), "", ""})
 	for _, s := range g.States {
-		c.nodes = append(c.nodes, node{id(s.N), stateLabel(s), stateShape(s.Kind)})
+		c.nodes = append(c.nodes, node{id(s.N), s.Describe(), stateShape(s.Kind)})
 		switch s.Kind {
 		case compiler.KIf:
 			link(s.N, s.Then, "then", "")
@@ -244,88 +243,6 @@ func stateShape(k compiler.Kind) string {
 		return "round"
 	}
 	return "box"
-}
-
-func stateLabel(s *compiler.State) string {
-	var what string
-	switch s.Kind {
-	case compiler.KCommand:
-		ops := make([]string, len(s.Commands))
-		for i, c := range s.Commands {
-			ops[i] = c.Op
-			switch {
-			case c.Path != nil:
-				ops[i] += " " + fmt.Sprint(c.Path.Raw)
-			case c.Value != nil:
-				if m, ok := c.Value.Raw.(map[string]any); ok {
-					ops[i] += " " + strings.Join(sortedKeys(m), ", ")
-				}
-			}
-		}
-		what = strings.Join(ops, ", ")
-	case compiler.KActivity:
-		what = "activity " + s.Activity
-	case compiler.KHook:
-		what = "hook " + s.Hook
-		if s.Await != nil && !*s.Await {
-			what += " (no wait)"
-		}
-	case compiler.KParallel:
-		what = fmt.Sprintf("parallel ×%d", len(s.Branches))
-	case compiler.KForEach:
-		what = "forEach " + s.Items.Src
-		if s.Hook != "" {
-			what += " → hook " + s.Hook
-		}
-	case compiler.KWait:
-		what = "wait " + fmt.Sprint(s.Signal.Raw)
-		if s.TimeoutMS > 0 {
-			what += fmt.Sprintf(" (timeout %s)", time.Duration(s.TimeoutMS)*time.Millisecond)
-		}
-	case compiler.KSignal:
-		what = "signal " + fmt.Sprint(s.Signal.Raw)
-	case compiler.KSleep:
-		switch {
-		case s.Until != nil:
-			what = "sleep until " + fmt.Sprint(s.Until.Raw)
-		case s.Duration != nil:
-			what = "sleep " + fmt.Sprint(s.Duration.Raw)
-		default:
-			what = fmt.Sprintf("sleep %dms", s.DurationMS)
-		}
-	case compiler.KChild:
-		what = "workflow " + s.Workflow
-	case compiler.KIf, compiler.KWhile:
-		what = string(s.Kind) + " " + s.Cond.Src
-	case compiler.KSwitch:
-		what = "switch"
-	case compiler.KTry:
-		what = "try"
-	case compiler.KReturn, compiler.KFail:
-		what = string(s.Kind)
-		if s.Value != nil {
-			what += " " + fmt.Sprint(s.Value.Raw)
-		}
-	}
-	if s.ID != "" {
-		what = s.ID + ": " + what
-	}
-	if s.When != nil {
-		what += " [when " + s.When.Src + "]"
-	}
-	if r := []rune(what); len(r) > 80 {
-		what = string(r[:77]) + "..."
-	}
-	return what
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func safeID(s string) string {

@@ -32,8 +32,16 @@ func TestRunResearchAgent(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil || res["status"] != "completed" {
 		t.Fatalf("result %q: %v", out, err)
 	}
-	if !strings.Contains(errs, "started researchAgent as r1") || !strings.Contains(errs, "completed") {
-		t.Errorf("progress missing:\n%s", errs)
+	for _, want := range []string{"started researchAgent as r1", "→ researchAgent started",
+		"→ hook optimisticPerspective started",
+		"optimisticPerspective › view: activity research.perspective -> {\"confidence\":",
+		"skepticalPerspective › merge perspectives\n", "✓ hook verificationHook completed", "✓ completed in "} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("progress lacks %q:\n%s", want, errs)
+		}
+	}
+	if strings.Contains(errs, "t4") || strings.Contains(errs, "step-1") {
+		t.Errorf("progress names threads or generated labels:\n%s", errs)
 	}
 	// The instance can be inspected afterwards.
 	code, out, _ = cli(t, "get", "r1", "perspectives.synthesis.confidence", "--db", db)
@@ -45,8 +53,10 @@ func TestRunResearchAgent(t *testing.T) {
 		t.Errorf("find: %d %q", code, out)
 	}
 	code, out, _ = cli(t, "history", "r1", "--db", db)
-	if code != 0 || !strings.Contains(out, `"completed"`) {
-		t.Errorf("history: %d", code)
+	if code != 0 || !strings.Contains(out, `"completed"`) ||
+		!strings.Contains(out, `"desc": "view: activity research.perspective",`) ||
+		!strings.Contains(out, `"hook": "optimisticPerspective",`) {
+		t.Errorf("history: %d %s", code, out)
 	}
 	code, out, _ = cli(t, "flows", "--db", db)
 	if code != 0 || !strings.Contains(out, "researchAgent") {

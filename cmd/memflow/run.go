@@ -94,7 +94,7 @@ func runToEnd(ctx context.Context, eng *memflow.Engine, id string, progress io.W
 		<-workerDone
 	}()
 	var seen int64
-	start := time.Now()
+	var start time.Time // when the instance started: the first event
 	delay := 20 * time.Millisecond
 	for {
 		evs, err := eng.History(ctx, id)
@@ -102,9 +102,12 @@ func runToEnd(ctx context.Context, eng *memflow.Engine, id string, progress io.W
 			return nil, err
 		}
 		for _, ev := range evs {
+			if start.IsZero() {
+				start = ev.At
+			}
 			if ev.Seq > seen {
 				seen = ev.Seq
-				fmt.Fprintln(progress, formatEvent(ev, start))
+				fmt.Fprintln(progress, progressLine(ev, start))
 			}
 		}
 		in, err := eng.Get(ctx, id)
@@ -129,20 +132,4 @@ func runToEnd(ctx context.Context, eng *memflow.Engine, id string, progress io.W
 			delay = 20 * time.Millisecond
 		}
 	}
-}
-
-// formatEvent renders one history event as a progress line.
-func formatEvent(ev memflow.Event, start time.Time) string {
-	where := ev.Step
-	if ev.Thread != "" {
-		where = ev.Thread
-		if ev.Step != "" {
-			where += "/" + ev.Step
-		}
-	}
-	detail := string(ev.Detail)
-	if len(detail) > 110 {
-		detail = detail[:107] + "..."
-	}
-	return fmt.Sprintf("%8.3fs  %-14s %-28s %s", time.Since(start).Seconds(), ev.Kind, where, detail)
 }

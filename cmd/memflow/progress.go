@@ -1,0 +1,93 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/memflow/memflow"
+)
+
+// eventDetail is what the progress printer reads from a history row's
+// detail; the runtime adds "hook" and "desc" to the rows of steps.
+type eventDetail struct {
+	Workflow string          `json:"workflow"` // started
+	Hook     string          `json:"hook"`     // the hook the thread runs
+	Desc     string          `json:"desc"`     // what the step does
+	Output   json.RawMessage `json:"output"`   // step
+	Result   json.RawMessage `json:"result"`   // completed
+	Message  string          `json:"message"`  // error, failed, hook-failed
+	Type     string          `json:"type"`     // error
+	In       string          `json:"in"`       // retry: the delay
+	Error    *struct {
+		Message string `json:"message"`
+	} `json:"error"` // retry
+	Name string `json:"name"` // signal-kept
+}
+
+// maxShown bounds a value shown on a progress line, in characters.
+const maxShown = 72
+
+// progressLine renders one history event for a person watching a run:
+// the time since the workflow started, then where it happened (the hook,
+// and what the step does) and what came of it.
+func progressLine(ev memflow.Event, start time.Time) string {
+	var d eventDetail
+	_ = json.Unmarshal(ev.Detail, &d) // a detail of another shape shows as its kind
+	what := d.Desc
+	if what == "" {
+		what = ev.Step
+	}
+	if d.Hook != "" && what != "" {
+		what = d.Hook + " › " + what
+	}
+	var line string
+	switch ev.Kind {
+	case "started":
+		line = "→ " + d.Workflow + " started"
+	case "step":
+		line = what
+		if shown := brief(d.Output); shown != "" {
+			line += " -> " + shown
+		}
+	case "skipped":
+		line = what + " (skipped)"
+	case "retry":
+		msg := ""
+		if d.Error != nil {
+			msg = ": " + d.Error.Message
+		}
+		line = fmt.Sprintf("↻ %s failed%s; retrying in %s", what, msg, d.In)
+	case "error":
+		line = fmt.Sprintf("✗ %s: %s", what, d.Message)
+	case "hook-started":
+		line = "→ hook " + d.Hook + " started"
+	case "hook-completed":
+		line = "✓ hook " + d.Hook + " completed"
+	case "hook-failed":
+		line = "✗ hook " + d.Hook + " failed: " + d.Message
+	case "completed":
+		line = "✓ completed in " + ev.At.Sub(start).Round(time.Millisecond).String()
+	case "signal-kept":
+		line = "signal " + d.Name + " received, kept until a step waits for it"
+	default:
+		line = "✗ " + ev.Kind
+		if d.Message != "" {
+			line += ": " + d.Message
+		}
+	}
+	return fmt.Sprintf("%8.3fs  %s", ev.At.Sub(start).Seconds(), line)
+}
+
+// brief shows a JSON value on one line, cut to maxShown characters; ""
+// for no value or null.
+func brief(v json.RawMessage) string {
+	s := string(v)
+	if s == "" || s == "null" {
+		return ""
+	}
+	if r := []rune(s); len(r) > maxShown {
+		s = string(r[:maxShown-1]) + "…"
+	}
+	return s
+}
