@@ -94,7 +94,7 @@ hooks:
     steps:
       - signal: ready
         data: { from: helper }
-      - wait: forever
+      - sleep: 1h # on the engine's clock: ends when the clock moves
 `)
 		work(t, eng, memflow.WorkerConfig{})
 		id := start(t, eng, "main", nil)

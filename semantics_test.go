@@ -134,3 +134,148 @@ hooks:
 		}
 	})
 }
+
+// A detached child (await: false) is its own instance: it keeps running
+// when its parent completes or fails. Cancelling the parent still cancels it.
+func TestDetachedChildOutlivesParent(t *testing.T) {
+	eachStore(t, func(t *testing.T, d db) {
+		ctx := context.Background()
+		eng := d.open(t, nil)
+		loadFlow(t, eng, `
+memflow: v1
+workflows:
+  completes:
+    entity: doc
+    steps:
+      - workflow: kid
+        workflowId: kid-of-${ workflow.id }
+        await: false
+  fails:
+    entity: doc
+    steps:
+      - workflow: kid
+        workflowId: kid-of-${ workflow.id }
+        await: false
+      - fail: parent broke
+  waits:
+    entity: doc
+    steps:
+      - workflow: kid
+        workflowId: kid-of-${ workflow.id }
+        await: false
+      - wait: never
+  kid:
+    entity: doc
+    steps:
+      - id: go
+        wait: go
+      - set: { got: "${ steps.go }" }
+`)
+		work(t, eng, memflow.WorkerConfig{})
+		result(t, eng, start(t, eng, "completes", nil, memflow.WithID("p1")))
+		if we := failure(t, eng, start(t, eng, "fails", nil, memflow.WithID("p2"))); we.Message != "parent broke" {
+			t.Errorf("parent p2: %v", we)
+		}
+		for _, kid := range []string{"kid-of-p1", "kid-of-p2"} {
+			if err := eng.Signal(ctx, kid, "go", kid); err != nil {
+				t.Fatalf("signal %s after its parent ended: %v", kid, err)
+			}
+			jsonEq(t, result(t, eng, kid), `{"got":"`+kid+`"}`)
+		}
+
+		start(t, eng, "waits", nil, memflow.WithID("p3"))
+		eventually(t, "kid-of-p3 to start", func() bool {
+			_, err := eng.Get(ctx, "kid-of-p3")
+			return err == nil
+		})
+		if err := eng.Cancel(ctx, "p3"); err != nil {
+			t.Fatal(err)
+		}
+		if we := failure(t, eng, "kid-of-p3"); we.Status != memflow.StatusCancelled {
+			t.Errorf("detached child of a cancelled parent: %s", we.Status)
+		}
+	})
+}
+
+// An instance completes when its main thread and every hook it started have
+// ended; its result then includes the hooks' changes. A failing main thread
+// fails the instance at once and stops its hooks.
+func TestInstanceWaitsForItsHooks(t *testing.T) {
+	eachStore(t, func(t *testing.T, d db) {
+		ctx := context.Background()
+		eng := d.open(t, nil)
+		loadFlow(t, eng, `
+memflow: v1
+workflows:
+  last:
+    entity: doc
+    steps:
+      - set: { main: true }
+      - hook: mark
+        await: false
+  slow:
+    entity: doc
+    steps:
+      - hook: later
+        await: false
+      - return: "${ {main: 'done'} }"
+  counts:
+    entity: doc
+    steps:
+      - hook: later
+        await: false
+    result: ${ entity }
+  broken:
+    entity: doc
+    steps:
+      - hook: later
+        await: false
+      - fail: main broke
+hooks:
+  mark:
+    steps:
+      - set: { main: true, hooked: true }
+  later:
+    steps:
+      - id: v
+        wait: go
+      - merge: { late: "${ steps.v }" }
+`)
+		work(t, eng, memflow.WorkerConfig{})
+		jsonEq(t, result(t, eng, start(t, eng, "last", nil)), `{"main":true,"hooked":true}`)
+
+		for _, wf := range []string{"slow", "counts"} {
+			id := start(t, eng, wf, nil)
+			eventually(t, wf+"'s main thread to end", func() bool {
+				for _, ev := range history(t, eng, id) {
+					if ev.Kind == "hook-started" {
+						return true
+					}
+				}
+				return false
+			})
+			in, err := eng.Get(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if in.Status != memflow.StatusRunning {
+				t.Fatalf("%s with a hook waiting is %s, want running", wf, in.Status)
+			}
+			if err := eng.Signal(ctx, id, "go", 7); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{"slow": `{"main":"done"}`, "counts": `{"late":7}`}[wf]
+			jsonEq(t, result(t, eng, id), want)
+		}
+
+		id := start(t, eng, "broken", nil)
+		if we := failure(t, eng, id); we.Message != "main broke" {
+			t.Errorf("broken: %v", we)
+		}
+		for _, ev := range history(t, eng, id) {
+			if ev.Kind == "hook-completed" {
+				t.Errorf("a hook completed after the main thread failed: %s", ev.Detail)
+			}
+		}
+	})
+}

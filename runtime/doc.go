@@ -71,9 +71,20 @@
 // once the other branches ended (at once with failFast, which also stops
 // them); a failed awaited hook fails the step awaiting it (also a hook step
 // with signal: still waiting for the hook's signal); a failed main
-// thread fails the instance. The instance ends when its main thread ends;
-// hooks still running then (fire and forget) stop with it. A hook started
-// from outside that fails is recorded in history only.
+// thread fails the instance at once and stops its hooks. A hook started
+// from outside, or fire and forget, that fails is recorded in history only.
+//
+// # End of an instance
+//
+// An instance completes when its main thread has ended (its last step, or a
+// return) and every hook running on it has ended too: until then the main
+// thread is parked (wait "end") and the instance stays running, so a
+// fire-and-forget hook started by the last step runs to its end. Hooks
+// started from outside while it is parked count too. The result (the
+// workflow's result expression, else the entity; or the return step's
+// value) is computed when the instance completes, so it includes what the
+// hooks wrote. A failure of the main thread, a workflow timeout or a cancel
+// ends the instance at once and stops every hook.
 //
 // # Signals
 //
@@ -94,8 +105,12 @@
 // (locking that row after the parent's; a child never locks its parent) and
 // is notified when it ends. An id held by an instance of another workflow
 // fails the step (type IDTaken), as Start returns *IDTakenError for it: an
-// idempotent start never hands back another workflow's instance. Ending an instance enqueues cancel tasks for its
-// children, so a cancelled or failed parent stops them.
+// idempotent start never hands back another workflow's instance.
+//
+// Ending an instance enqueues cancel tasks for the children it awaited (a
+// step that can no longer take their result). A detached child (await:
+// false) is its own instance: it keeps running when its parent completes or
+// fails; only cancelling the parent cancels it too.
 //
 // # Workers
 //

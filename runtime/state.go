@@ -16,17 +16,27 @@ type instance struct {
 	Threads    map[string]*thread `json:"threads"`
 	// Signals holds signals received before anyone waited, by name, oldest
 	// first.
-	Signals   map[string][]any `json:"signals,omitempty"`
-	Children  []childRef       `json:"children,omitempty"` // started child workflows
-	Parent    *parentLink      `json:"parent,omitempty"`   // awaited by this parent step
-	Watchers  []parentLink     `json:"watchers,omitempty"` // other steps awaiting it (joined an existing id)
-	StartedAt time.Time        `json:"startedAt"`
+	Signals  map[string][]any `json:"signals,omitempty"`
+	Children []childRef       `json:"children,omitempty"` // started child workflows
+	Parent   *parentLink      `json:"parent,omitempty"`   // awaited by this parent step
+	Watchers []parentLink     `json:"watchers,omitempty"` // other steps awaiting it (joined an existing id)
+	// Returned holds the value of the return step that ended the main
+	// thread while hooks still run (nil: the workflow's result applies).
+	Returned  *returned `json:"returned,omitempty"`
+	StartedAt time.Time `json:"startedAt"`
 }
 
 // childRef names a child instance (its queue receives the cancel task).
+// A detached child (await: false) is cancelled only when this instance is.
 type childRef struct {
-	ID    string `json:"id"`
-	Queue string `json:"queue"`
+	ID       string `json:"id"`
+	Queue    string `json:"queue"`
+	Detached bool   `json:"detached,omitempty"`
+}
+
+// returned is the value of a return step of the main thread.
+type returned struct {
+	Value any `json:"value"`
 }
 
 // parentLink names the step of another instance awaiting this child.
@@ -52,6 +62,9 @@ const (
 	waitJoin     = "join"
 	waitHook     = "hook"
 	waitChild    = "child"
+	// waitEnd parks the main thread at its end while hooks it started
+	// still run: the instance completes when the last of them ends.
+	waitEnd = "end"
 )
 
 // thread is one line of execution over a graph: the workflow's main thread,
@@ -154,6 +167,9 @@ func decodeInstance(b []byte) (*instance, error) {
 			sigs[i] = normalize(sigs[i])
 		}
 		in.Signals[name] = sigs
+	}
+	if in.Returned != nil {
+		in.Returned.Value = normalize(in.Returned.Value)
 	}
 	for _, t := range in.Threads {
 		t.Input = normalize(t.Input)

@@ -299,8 +299,7 @@ func (x *txn) ret(t *thread, s *compiler.State, env *compiler.Env) error {
 	}
 	switch root.Kind {
 	case threadMain:
-		x.removeThread(root)
-		x.endWorkflow(store.StatusCompleted, v, nil)
+		x.mainEnded(root, &returned{Value: v})
 	case threadHook:
 		x.finishThread(root, v)
 	default:

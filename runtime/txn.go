@@ -239,6 +239,7 @@ func (x *txn) drain() {
 			x.step(t)
 		}
 	}
+	x.finishIfDone() // the last hook may have ended
 }
 
 // complete records s's output on t and moves t to s.Next.
@@ -311,21 +312,7 @@ func (x *txn) endThread(t *thread) {
 	g := x.graph(t)
 	switch t.Kind {
 	case threadMain:
-		var res any = x.entity
-		if g.Result != nil {
-			v, err := g.Result.Eval(x.env(t))
-			if err == nil {
-				v, _, err = jsonify(v)
-			}
-			if err != nil {
-				x.removeThread(t)
-				x.endWorkflow(store.StatusFailed, nil, &stepError{Message: "result: " + err.Error(), Type: "ExpressionError", Step: "result"})
-				return
-			}
-			res = v
-		}
-		x.removeThread(t)
-		x.endWorkflow(store.StatusCompleted, res, nil)
+		x.mainEnded(t, nil)
 	case threadHook:
 		var out any
 		if g.Result != nil {
@@ -343,6 +330,46 @@ func (x *txn) endThread(t *thread) {
 	default:
 		x.finishThread(t, t.Last)
 	}
+}
+
+// mainEnded parks the main thread at its end (ret: the value of the
+// return step that ended it, nil for the end of its steps). The instance
+// completes once no hook runs either (finishIfDone).
+func (x *txn) mainEnded(t *thread, ret *returned) {
+	x.killChildren(t)
+	if t.State != compiler.End {
+		x.goTo(t, compiler.End)
+	}
+	t.Wait, t.Signal, t.Join = waitEnd, "", nil
+	x.in.Returned = ret
+	x.finishIfDone()
+}
+
+// finishIfDone completes the instance when its main thread has ended and
+// every other thread (hooks and their branches) has ended too. The result
+// is computed now, so it sees what the hooks wrote.
+func (x *txn) finishIfDone() {
+	m := x.in.Threads[threadMain]
+	if x.ended || m == nil || m.Wait != waitEnd || len(x.in.Threads) > 1 {
+		return
+	}
+	if x.in.Returned != nil {
+		x.endWorkflow(store.StatusCompleted, x.in.Returned.Value, nil)
+		return
+	}
+	var res any = x.entity
+	if g := x.graph(m); g.Result != nil {
+		v, err := g.Result.Eval(x.env(m))
+		if err == nil {
+			v, _, err = jsonify(v)
+		}
+		if err != nil {
+			x.endWorkflow(store.StatusFailed, nil, &stepError{Message: "result: " + err.Error(), Type: "ExpressionError", Step: "result"})
+			return
+		}
+		res = v
+	}
+	x.endWorkflow(store.StatusCompleted, res, nil)
 }
 
 func (x *txn) finishThread(t *thread, out any) {
@@ -438,6 +465,10 @@ func (x *txn) endWorkflow(status string, res any, se *stepError) {
 		x.event(status, nil, nil, se)
 	}
 	for _, c := range x.in.Children {
+		// A detached child is its own instance: only a cancel reaches it.
+		if c.Detached && status != store.StatusCancelled {
+			continue
+		}
 		x.tasks = append(x.tasks, store.Task{JobID: c.ID, Queue: c.Queue, Kind: taskCancel, Payload: json.RawMessage("{}")})
 	}
 	watchers := x.in.Watchers

@@ -183,7 +183,7 @@ func (x *txn) child(t *thread, s *compiler.State, env *compiler.Env) error {
 		// Idempotent start: the step joins the existing instance.
 		return x.joinChild(t, s, id, await, link)
 	}
-	x.in.Children = append(x.in.Children, childRef{ID: id, Queue: queueOf(cp)})
+	x.in.Children = append(x.in.Children, childRef{ID: id, Queue: queueOf(cp), Detached: !await})
 	if !await {
 		x.complete(t, s, map[string]any{"id": id})
 		return nil
