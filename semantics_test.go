@@ -279,3 +279,42 @@ hooks:
 		}
 	})
 }
+
+// A hook's taskQueue routes its thread's tasks: a worker serving only that
+// queue runs the hook's activities, another the workflow's.
+func TestHookTaskQueue(t *testing.T) {
+	eachStore(t, func(t *testing.T, d db) {
+		const flow = `
+memflow: v1
+workflows:
+  main:
+    entity: doc
+    taskQueue: wq
+    steps:
+      - id: mine
+        activity: test.where
+      - id: helped
+        hook: h
+    result: "${ {main: steps.mine, hook: steps.helped} }"
+hooks:
+  h:
+    taskQueue: hq
+    steps:
+      - id: w
+        activity: test.where
+    result: ${ steps.w }
+`
+		engines := map[string]*memflow.Engine{}
+		for _, q := range []string{"wq", "hq"} {
+			eng := d.open(t, nil)
+			if err := eng.Register("test.where", func(ctx context.Context) (string, error) { return q, nil }); err != nil {
+				t.Fatal(err)
+			}
+			loadFlow(t, eng, flow)
+			work(t, eng, memflow.WorkerConfig{Queues: []string{q}})
+			engines[q] = eng
+		}
+		id := start(t, engines["wq"], "main", nil)
+		jsonEq(t, result(t, engines["wq"], id), `{"main":"wq","hook":"hq"}`)
+	})
+}

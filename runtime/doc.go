@@ -39,8 +39,11 @@
 //
 // # Tasks
 //
-// Tasks are rows (store.Task) on the instance's task queue; timers are tasks
-// with a due time. Kinds: run (start, or continue a long run), activity,
+// Tasks are rows (store.Task) on the instance's task queue (the workflow's
+// taskQueue, else its file's, else "default"), except the tasks of a thread
+// running a hook whose graph names a taskQueue (its own or its file's):
+// that thread's activities and timers go to the hook's queue, so a worker
+// serving only that queue runs them. Timers are tasks with a due time. Kinds: run (start, or continue a long run), activity,
 // timer (sleep end, wait timeout, workflow or hook timeout), signal, hook
 // (started from outside), child (a child instance ended) and cancel (a parent
 // ended). A task names the thread and tick it was made for; when the thread

@@ -169,9 +169,27 @@ func (x *txn) env(t *thread) *compiler.Env {
 			TaskQueue: x.job.TaskQueue, StartedAt: x.in.StartedAt}}
 }
 
+// task enqueues a task of this instance: on the queue of the thread it
+// names (queueFor), else on the instance's queue.
 func (x *txn) task(kind string, p payload, due time.Time) {
-	x.tasks = append(x.tasks, store.Task{JobID: x.job.ID, Queue: x.job.TaskQueue, Kind: kind,
+	q := x.job.TaskQueue
+	if t := x.in.Threads[p.Thread]; p.Thread != "" && t != nil {
+		q = x.queueFor(t)
+	}
+	x.tasks = append(x.tasks, store.Task{JobID: x.job.ID, Queue: q, Kind: kind,
 		Payload: mustJSON(p), DueAt: due})
+}
+
+// queueFor is the task queue of t's tasks: its hook's taskQueue when it runs
+// a hook graph that names one (hook threads and their branches), else the
+// instance's.
+func (x *txn) queueFor(t *thread) string {
+	if t.Graph != "" {
+		if g := x.graph(t); g != nil && g.TaskQueue != "" {
+			return g.TaskQueue
+		}
+	}
+	return x.job.TaskQueue
 }
 
 // maxEventDetail bounds one history row's detail; a larger one keeps its
