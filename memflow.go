@@ -263,14 +263,21 @@ func (e *WorkflowError) Error() string {
 // Result waits until instance id ends and returns its result; a failed or
 // cancelled instance gives a *WorkflowError. An end this engine commits is
 // seen at once, without reading the database; one committed by another
-// process is seen by polling, one to two seconds apart.
+// process is seen by polling (at most 200ms apart, or one to two seconds
+// apart while this engine runs a worker).
 func (e *Engine) Result(ctx context.Context, id string) (json.RawMessage, error) {
 	ended, stop := e.rt.WatchEnd(id)
 	defer stop()
 	// An instance this engine started and has not seen end runs (or ended
 	// elsewhere, which the first poll finds): skip the first read.
 	check := !e.rt.RunningHere(id)
-	delay := time.Second
+	// With a worker in this engine, ends are mostly seen in-process and a
+	// poll only catches ends committed elsewhere; without one, every end
+	// comes from elsewhere, so poll briskly.
+	delay, maxDelay := time.Second, 2*time.Second
+	if !e.rt.Working() {
+		delay, maxDelay = 10*time.Millisecond, 200*time.Millisecond
+	}
 	for {
 		if check {
 			in, err := e.Get(ctx, id)
@@ -295,7 +302,7 @@ func (e *Engine) Result(ctx context.Context, id string) (json.RawMessage, error)
 			}
 		case <-t.C:
 		}
-		delay = min(delay*2, 2*time.Second)
+		delay = min(delay*2, maxDelay)
 	}
 }
 

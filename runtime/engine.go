@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/memflow/memflow/activities"
@@ -40,6 +41,7 @@ type Engine struct {
 
 	running *inflight
 	ends    endHub
+	workers atomic.Int32 // Work loops running
 }
 
 // program is a compiled Program with its schemas compiled once.

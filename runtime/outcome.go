@@ -57,6 +57,9 @@ func (e *Engine) Forget(id string) {
 	delete(e.ends.started, id)
 }
 
+// Working reports whether a worker (Work) runs in this engine.
+func (e *Engine) Working() bool { return e.workers.Load() > 0 }
+
 // WatchEnd returns a channel that receives id's outcome if this engine
 // commits its end (ends committed by other processes are not seen: keep
 // polling, rarely). Call stop when done waiting.

@@ -70,6 +70,8 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 		}
 		return fmt.Errorf("worker %s: wakeups: %w", cfg.ID, err)
 	}
+	e.workers.Add(1)
+	defer e.workers.Add(-1)
 	// Activities outlive ctx by the grace period.
 	actCtx, actCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer actCancel()

@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,8 +22,9 @@ import (
 // methods from inside it waits for the connection the transaction holds.
 // Wakeups reach subscribers of the same Store value only.
 type sqliteBackend struct {
-	db  *sql.DB
-	hub hub
+	db          *sql.DB
+	hub         hub
+	synchronous string // the connection's PRAGMA synchronous level, restored after light transactions
 }
 
 func openSQLite(ctx context.Context, path, app string, o options) (Store, error) {
@@ -38,6 +41,11 @@ func openSQLite(ctx context.Context, path, app string, o options) (Store, error)
 	db.SetConnMaxLifetime(0)
 	b := &sqliteBackend{db: db}
 	err = b.inTx(ctx, func(q querier) error { return migrate(ctx, q, sqliteDialect.name) })
+	if err == nil {
+		var level int
+		err = db.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&level)
+		b.synchronous = strconv.Itoa(level)
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: provision: %w", path, err)
@@ -51,7 +59,15 @@ func openSQLite(ctx context.Context, path, app string, o options) (Store, error)
 const busyRetryWindow = time.Minute
 
 func (b *sqliteBackend) inTx(ctx context.Context, fn func(q querier) error) error {
-	tx, err := b.db.BeginTx(ctx, nil)
+	return runTx(ctx, b.db, fn)
+}
+
+// runTx runs fn in a transaction begun on db (the pool or one held
+// connection), retrying a BEGIN IMMEDIATE that stays busy.
+func runTx(ctx context.Context, db interface {
+	BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
+}, fn func(q querier) error) error {
+	tx, err := db.BeginTx(ctx, nil)
 	for start := time.Now(); isBusy(err) && time.Since(start) < busyRetryWindow; {
 		t := time.NewTimer(10 * time.Millisecond)
 		select {
@@ -60,7 +76,7 @@ func (b *sqliteBackend) inTx(ctx context.Context, fn func(q querier) error) erro
 			return err
 		case <-t.C:
 		}
-		tx, err = b.db.BeginTx(ctx, nil)
+		tx, err = db.BeginTx(ctx, nil)
 	}
 	if err != nil {
 		return err
@@ -70,6 +86,29 @@ func (b *sqliteBackend) inTx(ctx context.Context, fn func(q querier) error) erro
 		return err
 	}
 	return tx.Commit()
+}
+
+// inLightTx runs fn in a transaction whose commit does not wait for fsync
+// (synchronous=NORMAL in WAL mode: it is durable once any later commit
+// syncs the log, and survives a process crash, not a power loss). Claims use
+// it: a lost lease only lets a task be claimed again. The connection's own
+// setting is restored before it serves anything else; if that fails, the
+// connection is discarded.
+func (b *sqliteBackend) inLightTx(ctx context.Context, fn func(q querier) error) error {
+	conn, err := b.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
+		return err
+	}
+	txErr := runTx(ctx, conn, fn)
+	if _, err := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = `+b.synchronous); err != nil {
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		return errors.Join(txErr, fmt.Errorf("restore synchronous: %w", err))
+	}
+	return txErr
 }
 
 func (b *sqliteBackend) pool() querier             { return sqlQuerier{b.db} }

@@ -89,12 +89,11 @@ func (s *sqlStore) ClaimTasks(ctx context.Context, p ClaimParams) ([]Task, error
 		sort.Slice(out, func(i, j int) bool { return out[i].DueAt.Before(out[j].DueAt) })
 		return out, nil
 	}
-	err = s.b.inTx(ctx, func(tx querier) error {
-		if s.d.claimPrelude != "" {
-			if _, err := tx.exec(ctx, s.d.claimPrelude); err != nil {
-				return err
-			}
-		}
+	run := s.b.inTx
+	if lb, ok := s.b.(*sqliteBackend); ok {
+		run = lb.inLightTx
+	}
+	err = run(ctx, func(tx querier) error {
 		var err error
 		if out, err = scanTasks(tx.query(ctx, q, args...)); err != nil || !p.WithJobs || len(out) == 0 {
 			return err
