@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/memflow/memflow/compiler"
+	"github.com/memflow/memflow/internal/flowfile"
 	"github.com/memflow/memflow/internal/store"
 	"github.com/memflow/memflow/internal/watch"
 	"github.com/memflow/memflow/runtime"
@@ -141,7 +142,7 @@ func (e *Engine) ReloadFlows(ctx context.Context, paths ...string) (Reload, erro
 // activities. No flow file at all is an error: an emptied folder is far more
 // often a mistake (a move, a checkout) than a wish to stop every workflow.
 func (e *Engine) compile(paths []string) (*compiler.Catalogue, *FlowError) {
-	files, errs := watch.Files(paths)
+	files, errs := flowfile.List(paths)
 	if len(errs) == 0 && len(files) == 0 {
 		errs = append(errs, fmt.Errorf("%s: no flow files (*.yaml, *.yml)", strings.Join(paths, ", ")))
 	}

@@ -1,8 +1,8 @@
 // Package compiler turns flow ASTs (package dsl) into explicit state
 // machines (Program, Graph, State), compiles every expression with
 // expr-lang/expr against a typed environment, and resolves every reference.
-// It imports dsl, schemas and its libraries (expr, jsonschema); never the
-// runtime or the store.
+// It imports dsl, schemas, internal/flowfile (which files a folder's flows
+// are) and its libraries (expr, jsonschema); never the runtime or the store.
 //
 // Load and LoadFiles read a folder of flow files as one catalogue: each file
 // is parsed, validated against schemas/flow.schema.json, and compiled; every

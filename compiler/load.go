@@ -5,14 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/memflow/memflow/dsl"
+	"github.com/memflow/memflow/internal/flowfile"
 )
 
 // ActivitySet is the set of registered activities the compiler checks
@@ -38,37 +37,37 @@ type Options struct {
 // MaxErrorsPerFile caps the errors reported for one file.
 const MaxErrorsPerFile = 50
 
-// Load reads files and folders (recursively, *.yaml and *.yml) as one
-// catalogue. The catalogue is nil when there is any error.
+// Load reads files and folders as one catalogue: a file is read as given, a
+// folder recursively for its flow files (*.yaml and *.yml; hidden files and
+// folders and editor lock, backup and temporary files are skipped, with the
+// rule hot reload uses: internal/flowfile). The catalogue is nil when there
+// is any error.
 func Load(paths []string, opts Options) (*Catalogue, dsl.Diagnostics) {
 	files := map[string][]byte{}
 	var ds dsl.Diagnostics
+	cannotRead := func(path string, err error) {
+		ds = append(ds, dsl.Diagnostic{Pos: dsl.Pos{File: path}, Severity: dsl.Error, Message: fmt.Sprintf("cannot read: %v", err)})
+	}
 	for _, p := range paths {
-		info, err := os.Stat(p)
-		if err != nil {
-			ds = append(ds, dsl.Diagnostic{Pos: dsl.Pos{File: p}, Severity: dsl.Error, Message: fmt.Sprintf("cannot read: %v", err)})
-			continue
-		}
-		if !info.IsDir() {
-			readInto(files, p, &ds)
-			continue
-		}
-		before := len(files)
-		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				ds = append(ds, dsl.Diagnostic{Pos: dsl.Pos{File: path}, Severity: dsl.Error, Message: fmt.Sprintf("cannot read: %v", err)})
-				return nil
+		names, errs := flowfile.List([]string{p})
+		for _, err := range errs {
+			var re *flowfile.ReadError
+			if errors.As(err, &re) {
+				cannotRead(re.Path, re.Err)
+			} else {
+				cannotRead(p, err)
 			}
-			if !d.IsDir() && isFlowFile(path) {
-				readInto(files, path, &ds)
-			}
-			return nil
-		})
-		if err != nil {
-			ds = append(ds, dsl.Diagnostic{Pos: dsl.Pos{File: p}, Severity: dsl.Error, Message: fmt.Sprintf("cannot read: %v", err)})
 		}
-		if len(files) == before {
+		if len(names) == 0 && len(errs) == 0 {
 			ds = append(ds, dsl.Diagnostic{Pos: dsl.Pos{File: p}, Severity: dsl.Warning, Message: "no flow files (*.yaml, *.yml) in this folder"})
+		}
+		for _, name := range names {
+			b, err := os.ReadFile(name)
+			if err != nil {
+				cannotRead(name, err)
+				continue
+			}
+			files[name] = b
 		}
 	}
 	cat, more := LoadFiles(files, opts)
@@ -78,20 +77,6 @@ func Load(paths []string, opts Options) (*Catalogue, dsl.Diagnostics) {
 		return nil, ds
 	}
 	return cat, ds
-}
-
-func isFlowFile(path string) bool {
-	ext := strings.ToLower(filepath.Ext(path))
-	return ext == ".yaml" || ext == ".yml"
-}
-
-func readInto(files map[string][]byte, path string, ds *dsl.Diagnostics) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		*ds = append(*ds, dsl.Diagnostic{Pos: dsl.Pos{File: path}, Severity: dsl.Error, Message: fmt.Sprintf("cannot read: %v", err)})
-		return
-	}
-	files[path] = b
 }
 
 // LoadFiles compiles in-memory sources (name -> content) as one catalogue.

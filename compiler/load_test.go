@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -37,6 +38,24 @@ func TestLoadFolder(t *testing.T) {
 	cat, ds = Load([]string{empty}, Options{})
 	if cat == nil || len(cat.Programs) != 0 || len(ds) != 1 || ds[0].Severity != dsl.Warning || ds[0].Pos.File != empty {
 		t.Fatalf("empty folder: catalogue %v, diagnostics %v", cat, ds)
+	}
+	// Hidden files and folders and editor files are skipped, as hot reload
+	// skips them: an emacs lock (a dangling symlink), a hidden file, a
+	// backup, a hidden folder. Each would be an error if read.
+	if err := os.Symlink("user@host.1234:1700000000", filepath.Join(dir, ".#a.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	broken := "memflow: v1\nworkflows: [nonsense\n"
+	write(".hidden.yaml", broken)
+	write("b.yaml~", broken)
+	write("#b.yaml#", broken)
+	write(".git/c.yaml", broken)
+	cat, ds = Load([]string{dir}, Options{Activities: goldenActivities})
+	if ds.HasErrors() {
+		t.Fatalf("editor and hidden files were read: %s", ds.Error())
+	}
+	if want := []string{filepath.Join(dir, "a.yaml"), filepath.Join(dir, "sub/b.yml")}; !slices.Equal(cat.Files, want) {
+		t.Fatalf("files %v, want %v", cat.Files, want)
 	}
 	// A missing path is an error naming it; nothing loads.
 	missing := filepath.Join(dir, "missing.yaml")

@@ -6,8 +6,8 @@
 // temporary files), and folds a burst of events into one notification after
 // a quiet period.
 //
-// It also enumerates the flow files of a set of paths with the same rules
-// (Files), so what triggers a reload and what the reload reads agree.
+// Which files count is internal/flowfile's rule, the one the compiler's Load
+// lists with, so what triggers a reload and what the reload reads agree.
 //
-// watch imports fsnotify and the standard library only.
+// watch imports fsnotify, internal/flowfile and the standard library only.
 package watch

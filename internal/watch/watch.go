@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"github.com/memflow/memflow/internal/flowfile"
 )
 
 // DefaultQuiet is how long the files must stay still before a burst of
@@ -127,7 +128,7 @@ func (w *Watcher) addTree(dir string) error {
 		if !d.IsDir() {
 			return nil
 		}
-		if path != dir && skipDir(path) {
+		if path != dir && flowfile.SkipDir(path) {
 			return filepath.SkipDir
 		}
 		return w.addDir(path)
@@ -220,7 +221,7 @@ func (w *Watcher) relevant(ev fsnotify.Event) bool {
 	}
 	if ev.Has(fsnotify.Create) && !w.files[name] {
 		if info, err := os.Stat(name); err == nil && info.IsDir() {
-			if skipDir(name) && !w.roots[name] {
+			if flowfile.SkipDir(name) && !w.roots[name] {
 				return false
 			}
 			if err := w.addTree(name); err != nil {
@@ -232,7 +233,7 @@ func (w *Watcher) relevant(ev fsnotify.Event) bool {
 	if ev.Op == fsnotify.Chmod {
 		return false
 	}
-	return w.files[name] || IsFlowFile(name)
+	return w.files[name] || flowfile.Is(name)
 }
 
 // inScope reports whether name is a watched file or lies under a watched
@@ -249,7 +250,7 @@ func (w *Watcher) inScope(name string) bool {
 		if parent == dir {
 			return false
 		}
-		if skipDir(dir) && !w.roots[dir] && dir != name {
+		if flowfile.SkipDir(dir) && !w.roots[dir] && dir != name {
 			return false
 		}
 		dir = parent

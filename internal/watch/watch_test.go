@@ -6,8 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -159,36 +157,6 @@ func TestIgnoredEvents(t *testing.T) {
 	}
 	if n := len(h.timers.armed); n != 0 {
 		t.Errorf("%d extra timers armed by ignored events", n)
-	}
-}
-
-func TestIsFlowFile(t *testing.T) {
-	for name, want := range map[string]bool{
-		"a.yaml": true, "dir/b.yml": true, "C.YAML": true, "a.json": false, ".#a.yaml": false,
-		"#a.yaml#": false, "a.yaml~": false, ".a.yaml.swp": false, "4913": false, ".hidden.yaml": false,
-		"a.yaml___jb_tmp___": false,
-	} {
-		if got := IsFlowFile(name); got != want {
-			t.Errorf("IsFlowFile(%q) = %v, want %v", name, got, want)
-		}
-	}
-}
-
-func TestFiles(t *testing.T) {
-	dir := t.TempDir()
-	for _, f := range []string{"a.yaml", "sub/b.yml", "sub/deeper/c.yaml", ".git/x.yaml", ".#a.yaml", "a.yaml~", "readme.md"} {
-		write(t, filepath.Join(dir, f), "x")
-	}
-	single := filepath.Join(t.TempDir(), "single.yaml")
-	write(t, single, "x")
-	got, errs := Files([]string{dir, single, filepath.Join(dir, "missing")})
-	want := []string{filepath.Join(dir, "a.yaml"), filepath.Join(dir, "sub/b.yml"), filepath.Join(dir, "sub/deeper/c.yaml"), single}
-	slices.Sort(want)
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("Files = %v\nwant    %v", got, want)
-	}
-	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "missing: cannot read") {
-		t.Errorf("errors = %v, want one naming the missing path", errs)
 	}
 }
 
