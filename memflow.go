@@ -266,6 +266,10 @@ func (e *WorkflowError) Error() string {
 // process is seen by polling (at most 200ms apart, or one to two seconds
 // apart while this engine runs a worker).
 func (e *Engine) Result(ctx context.Context, id string) (json.RawMessage, error) {
+	if o, ok := e.rt.EndedHere(id); ok {
+		res, err, _ := outcome(id, o.Status, o.Result, o.Error)
+		return res, err
+	}
 	ended, stop := e.rt.WatchEnd(id)
 	defer stop()
 	// An instance this engine started and has not seen end runs (or ended

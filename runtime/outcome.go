@@ -23,6 +23,43 @@ type endHub struct {
 	// a Result right after Start need not read the database to learn that
 	// the instance runs. Bounded: past maxStarted, starts are not recorded.
 	started map[string]struct{}
+	// recent keeps the last outcomes this engine committed (small results
+	// only), so a Result asked after the end need not read the database.
+	recent     map[string]Outcome
+	recentRing []string
+	recentNext int
+}
+
+// Bounds of endHub.recent: at most recentSize outcomes, each with a result
+// of at most recentResultBytes.
+const (
+	recentSize        = 1024
+	recentResultBytes = 4096
+)
+
+// EndedHere returns id's outcome if this engine committed its end recently.
+func (e *Engine) EndedHere(id string) (Outcome, bool) {
+	e.ends.mu.Lock()
+	defer e.ends.mu.Unlock()
+	o, ok := e.ends.recent[id]
+	return o, ok
+}
+
+// remember records o in the ring of recent outcomes; h.mu is held.
+func (h *endHub) remember(id string, o Outcome) {
+	if len(o.Result) > recentResultBytes {
+		return
+	}
+	if h.recent == nil {
+		h.recent = map[string]Outcome{}
+		h.recentRing = make([]string, recentSize)
+	}
+	if old := h.recentRing[h.recentNext]; old != "" {
+		delete(h.recent, old)
+	}
+	h.recentRing[h.recentNext] = id
+	h.recentNext = (h.recentNext + 1) % recentSize
+	h.recent[id] = o
 }
 
 // maxStarted bounds endHub.started (instances that end in other processes
@@ -90,10 +127,10 @@ func (h *endHub) ended(j *store.Job) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.started, j.ID)
-	if len(h.waiters[j.ID]) == 0 {
-		return
-	}
 	o := Outcome{Status: j.Status, Result: j.Result, Error: j.Error}
+	if _, seen := h.recent[j.ID]; !seen {
+		h.remember(j.ID, o)
+	}
 	for c := range h.waiters[j.ID] {
 		select {
 		case c <- o:

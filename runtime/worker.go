@@ -85,6 +85,7 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 	// finished task alone does not cause a claim (it would mostly be empty,
 	// and every claim is a commit).
 	claim := true
+	var lastClaim time.Time
 	for ctx.Err() == nil {
 		// Checked first so that cancellations are seen under full load too.
 		if now := time.Now(); now.Sub(lastCheck) >= cfg.Poll {
@@ -92,7 +93,13 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 			e.running.checkCancelled(ctx, e.st)
 		}
 		if free := cfg.Concurrency - inflight; free > 0 && claim {
+			if inflight > 0 {
+				// Busy: let wakeups gather for a moment so one claim (one
+				// commit) takes several tasks.
+				pause(ctx, claimGap-time.Since(lastClaim))
+			}
 			claim = false
+			lastClaim = time.Now()
 			drainWakeups(wake) // this claim sees every task they announced
 			tasks, err := e.st.ClaimTasks(ctx, store.ClaimParams{Queues: cfg.Queues, Limit: free,
 				Lease: cfg.Lease, Worker: cfg.ID, Now: e.now(), WithJobs: true})
@@ -154,6 +161,23 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 		<-finished
 	}
 	return nil
+}
+
+// claimGap is the shortest interval between two claims while tasks are in
+// flight.
+const claimGap = 2 * time.Millisecond
+
+// pause waits for d (if positive) or until ctx ends.
+func pause(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // drainWakeups discards the wakeups already delivered.

@@ -55,6 +55,7 @@ type Progress struct {
 type Report struct {
 	Workload    string  `json:"workload"`
 	Dialect     string  `json:"dialect"`
+	App         string  `json:"app"`
 	Workflows   int     `json:"workflows"`
 	Concurrency int     `json:"concurrency"`
 	Workers     int     `json:"workers"`
@@ -112,7 +113,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer cleanup()
 
-	rep := &Report{Workload: cfg.Workload, Dialect: target.dialect, Workflows: cfg.Workflows,
+	rep := &Report{Workload: cfg.Workload, Dialect: target.dialect, App: target.app, Workflows: cfg.Workflows,
 		Concurrency: cfg.Concurrency, Workers: cfg.Workers}
 	ids, lat, elapsed, commits, err := runWorkflows(ctx, cfg, target)
 	if err != nil {

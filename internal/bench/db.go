@@ -241,5 +241,11 @@ func dropSchema(ctx context.Context, t *target) {
 		return
 	}
 	defer r.close()
-	_, _ = r.pg.Exec(ctx, `DROP SCHEMA IF EXISTS `+r.schema()+` CASCADE`)
+	// Concurrent catalogue changes by other clients can make a DROP fail
+	// (deadlock); try again a few times.
+	for range 3 {
+		if _, err := r.pg.Exec(ctx, `DROP SCHEMA IF EXISTS `+r.schema()+` CASCADE`); err == nil {
+			return
+		}
+	}
 }

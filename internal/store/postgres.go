@@ -27,6 +27,9 @@ type pgBackend struct {
 	hub     hub
 
 	mu         sync.Mutex
+	ownPIDs    map[uint32]bool // backends LISTENing for this process
+	othersSeen time.Time       // when othersListen last asked the database
+	others     bool            // its answer
 	pending    map[string]bool // queues to announce
 	kick       chan struct{}   // cap 1: pending is not empty
 	stopNotify context.CancelFunc
@@ -290,6 +293,9 @@ func (b *pgBackend) sendNotifies(ctx context.Context) {
 	if len(queues) == 0 {
 		return
 	}
+	if !b.othersListen(ctx) {
+		return // this process's workers were woken in-process
+	}
 	_ = pgx.BeginFunc(ctx, b.pgPool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit TO OFF`); err != nil {
 			return err
@@ -316,9 +322,7 @@ func (b *pgBackend) wakeups(ctx context.Context) (<-chan string, error) {
 			for conn != nil {
 				n, err := conn.WaitForNotification(ctx)
 				if err != nil {
-					closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-					_ = conn.Close(closeCtx)
-					cancel()
+					b.closeListener(ctx, conn)
 					conn = nil
 					break
 				}
@@ -342,9 +346,53 @@ func (b *pgBackend) listen(ctx context.Context) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{b.channel}.Sanitize()); err != nil {
+	if _, err := conn.Exec(ctx, b.listenSQL()); err != nil {
 		_ = conn.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
+	b.mu.Lock()
+	if b.ownPIDs == nil {
+		b.ownPIDs = map[uint32]bool{}
+	}
+	b.ownPIDs[conn.PgConn().PID()] = true
+	b.mu.Unlock()
 	return conn, nil
+}
+
+// closeListener closes a LISTEN connection of this process.
+func (b *pgBackend) closeListener(ctx context.Context, conn *pgx.Conn) {
+	b.mu.Lock()
+	delete(b.ownPIDs, conn.PgConn().PID())
+	b.mu.Unlock()
+	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	_ = conn.Close(closeCtx)
+	cancel()
+}
+
+func (b *pgBackend) listenSQL() string { return "LISTEN " + pgx.Identifier{b.channel}.Sanitize() }
+
+// othersListen reports whether a backend other than this process's own
+// listeners LISTENs on the channel, asking pg_stat_activity at most once a
+// second; when it cannot tell, the answer is yes. A worker that starts
+// listening in between polls meanwhile, as it does for any missed wakeup.
+func (b *pgBackend) othersListen(ctx context.Context) bool {
+	b.mu.Lock()
+	if time.Since(b.othersSeen) < time.Second {
+		defer b.mu.Unlock()
+		return b.others
+	}
+	own := make([]uint32, 0, len(b.ownPIDs))
+	for pid := range b.ownPIDs {
+		own = append(own, pid)
+	}
+	b.mu.Unlock()
+	var n int
+	err := b.pgPool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+WHERE datname = current_database() AND NOT (pid = ANY($2::int[]))
+  AND (query = $1 OR query = '<insufficient privilege>' OR state = 'disabled')`, b.listenSQL(), own).Scan(&n)
+	others := err != nil || n > 0
+	b.mu.Lock()
+	b.others, b.othersSeen = others, time.Now()
+	b.mu.Unlock()
+	return others
 }
