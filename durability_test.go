@@ -147,6 +147,40 @@ workflows:
 	})
 }
 
+// A worker whose lease lapsed and whose task another worker then claimed
+// learns so at its next heartbeat: its activity is cancelled and it commits
+// nothing, while the new holder finishes the step.
+func TestLostLeaseCancelsActivity(t *testing.T) {
+	eachStore(t, func(t *testing.T, d db) {
+		first, second := newActs(), newActs()
+		first.gate, second.gate = make(chan struct{}), make(chan struct{})
+		a, b := d.open(t, first), d.open(t, second)
+		loadFlow(t, a, `
+memflow: v1
+workflows:
+  long:
+    entity: doc
+    steps:
+      - id: b
+        activity: test.block
+      - set: { got: "${ steps.b }" }
+`)
+		// a's lease lapses between its heartbeats.
+		work(t, a, memflow.WorkerConfig{Concurrency: 1, Lease: 100 * time.Millisecond, Heartbeat: 400 * time.Millisecond})
+		id := start(t, a, "long", nil)
+		eventually(t, "the first worker to start the activity", func() bool { return first.count("block") == 1 })
+		work(t, b, memflow.WorkerConfig{Concurrency: 1, Lease: 10 * time.Second})
+		eventually(t, "the second worker to claim the task", func() bool { return second.count("block") == 1 })
+		eventually(t, "the first worker's activity to be cancelled", func() bool { return first.count("block-cancelled") == 1 })
+		close(second.gate)
+		jsonEq(t, result(t, a, id), `{"got":"unblocked"}`)
+		if n := first.count("block") + second.count("block"); n != 2 {
+			t.Errorf("activity ran %d times, want 2 (once per worker)", n)
+		}
+		assertStepsOnce(t, a, id)
+	})
+}
+
 func history(t *testing.T, eng *memflow.Engine, id string) []memflow.Event {
 	t.Helper()
 	evs, err := eng.History(context.Background(), id)
