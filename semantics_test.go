@@ -318,3 +318,49 @@ hooks:
 		jsonEq(t, result(t, engines["wq"], id), `{"main":"wq","hook":"hq"}`)
 	})
 }
+
+// A signal step addressed to a workflow that does not exist or has ended
+// fails with type SignalUndeliverable, naming the target and its status.
+func TestSignalStepUndeliverable(t *testing.T) {
+	eachStore(t, func(t *testing.T, d db) {
+		eng := d.open(t, nil)
+		loadFlow(t, eng, `
+memflow: v1
+workflows:
+  sender:
+    entity: doc
+    steps:
+      - try:
+          - signal: go
+            to: ${ input.to }
+            data: 1
+        catch:
+          - set: { type: "${ error.type }", message: "${ error.message }" }
+    result: ${ entity }
+  done:
+    entity: doc
+    steps:
+      - set: { done: true }
+  waiter:
+    entity: doc
+    steps:
+      - id: got
+        wait: go
+    result: ${ steps.got }
+`)
+		work(t, eng, memflow.WorkerConfig{})
+		result(t, eng, start(t, eng, "done", nil, memflow.WithID("done-1")))
+		for to, want := range map[string]string{
+			"ghost":  `signal "go" to workflow "ghost" not delivered: no such workflow`,
+			"done-1": `signal "go" to workflow "done-1" not delivered: the workflow is completed`,
+		} {
+			res := result(t, eng, start(t, eng, "sender", map[string]any{"to": to})).(map[string]any)
+			if res["type"] != "SignalUndeliverable" || !contains(res["message"], want) {
+				t.Errorf("signal to %s: %v, want SignalUndeliverable %q", to, res, want)
+			}
+		}
+		waiter := start(t, eng, "waiter", nil)
+		jsonEq(t, result(t, eng, start(t, eng, "sender", map[string]any{"to": waiter})), `{}`)
+		jsonEq(t, result(t, eng, waiter), `1`)
+	})
+}

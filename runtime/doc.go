@@ -96,7 +96,11 @@
 // waiting for that name (a wait step, or a hook step with signal:), or keeps
 // it in the state for the first later wait of that name. A signal step aimed
 // at another instance enqueues such a task too, so one transaction never
-// locks two instances.
+// locks two instances. Like Signal, it fails (type SignalUndeliverable,
+// naming the target and its status) when the target does not exist or has
+// ended, as read in the sender's transaction without a lock: a target that
+// ends between that read and the delivery drops the signal, a race memflow
+// accepts.
 //
 // # Children
 //
