@@ -364,3 +364,55 @@ workflows:
 		jsonEq(t, result(t, eng, waiter), `1`)
 	})
 }
+
+// Arguments that break an input schema are reported by path, as flows name
+// them, without the schema's internal URL.
+func TestInputErrorsReadable(t *testing.T) {
+	eachStore(t, func(t *testing.T, d db) {
+		ctx := context.Background()
+		eng := d.open(t, nil)
+		loadFlow(t, eng, `
+memflow: v1
+workflows:
+  kid:
+    entity: doc
+    input:
+      type: object
+      required: [query]
+      properties:
+        query: { type: string }
+        count: { type: integer }
+        tags: { type: array, items: { type: string } }
+    steps:
+      - set: { q: "${ input.query }" }
+  parent:
+    entity: doc
+    steps:
+      - try:
+          - workflow: kid
+            args: { count: 2 }
+        catch:
+          - set: { message: "${ error.message }" }
+    result: ${ entity.message }
+`)
+		work(t, eng, memflow.WorkerConfig{})
+		for _, c := range []struct {
+			args any
+			want string
+		}{
+			{map[string]any{}, `input: missing property "query"`},
+			{map[string]any{"query": "q", "count": "x"}, `input.count: want integer, got string`},
+			{map[string]any{"query": "q", "tags": []any{"a", 3}}, `input.tags[1]: want string, got number`},
+		} {
+			_, err := eng.Start(ctx, "kid", c.args)
+			if !errors.Is(err, memflow.ErrInvalidInput) || !strings.Contains(err.Error(), c.want) ||
+				strings.Contains(err.Error(), "memflow:///") || strings.Contains(err.Error(), "at ''") {
+				t.Errorf("start kid with %v: %v, want %q", c.args, err, c.want)
+			}
+		}
+		msg := result(t, eng, start(t, eng, "parent", nil))
+		if !contains(msg, `child kid arguments: input: missing property "query"`) {
+			t.Errorf("child with bad arguments: %v", msg)
+		}
+	})
+}

@@ -33,7 +33,9 @@
 // Entity commands evaluate their paths and values, apply to a fresh copy of
 // the document with store.ApplyCommands and, when the entity type declares a
 // schema, validate the result; any failure fails the step and keeps nothing
-// of it. Expressions see compiler.Env with the engine's injected clock; every
+// of it. Schema failures (start, hook and child arguments, the entity) are
+// reported by path as flows write it: `input: missing property "query"`,
+// `input.count: want integer, got string`. Expressions see compiler.Env with the engine's injected clock; every
 // evaluated value is normalised through JSON (whole numbers as int) so it
 // reads the same before and after a resume.
 //

@@ -176,7 +176,7 @@ func (x *txn) child(t *thread, s *compiler.State, env *compiler.Env) error {
 	}
 	if sch := cp.inputs[""]; sch != nil {
 		if err := sch.Validate(args); err != nil {
-			return typed("ValidationError", "%s: child %s arguments: %v", s.Pos, s.Workflow, err)
+			return typed("ValidationError", "%s: child %s arguments: %s", s.Pos, s.Workflow, schemaProblems("input", err))
 		}
 	}
 	await := s.Await == nil || *s.Await
