@@ -117,13 +117,9 @@ workflows:
 	})
 }
 
-// A heartbeat keeps an activity that outlives its lease from running twice.
-func TestActivityHeartbeat(t *testing.T) {
-	eachStore(t, func(t *testing.T, d db) {
-		acts := newActs()
-		acts.gate = make(chan struct{})
-		eng := d.open(t, acts)
-		loadFlow(t, eng, `
+// blockingFlow runs test.block (which waits for its gate) and keeps what it
+// returned.
+const blockingFlow = `
 memflow: v1
 workflows:
   long:
@@ -132,7 +128,15 @@ workflows:
       - id: b
         activity: test.block
       - set: { got: "${ steps.b }" }
-`)
+`
+
+// A heartbeat keeps an activity that outlives its lease from running twice.
+func TestActivityHeartbeat(t *testing.T) {
+	eachStore(t, func(t *testing.T, d db) {
+		acts := newActs()
+		acts.gate = make(chan struct{})
+		eng := d.open(t, acts)
+		loadFlow(t, eng, blockingFlow)
 		work(t, eng, memflow.WorkerConfig{Concurrency: 2, Lease: 150 * time.Millisecond})
 		id := start(t, eng, "long", nil)
 		eventually(t, "the activity to start", func() bool { return acts.count("block") == 1 })
@@ -144,6 +148,31 @@ workflows:
 		if n := acts.count("block"); n != 1 {
 			t.Errorf("activity ran %d times, want 1", n)
 		}
+	})
+}
+
+// A worker whose lease lapsed and whose task another worker then claimed
+// learns so at its next heartbeat: its activity is cancelled and it commits
+// nothing, while the new holder finishes the step.
+func TestLostLeaseCancelsActivity(t *testing.T) {
+	eachStore(t, func(t *testing.T, d db) {
+		first, second := newActs(), newActs()
+		first.gate, second.gate = make(chan struct{}), make(chan struct{})
+		a, b := d.open(t, first), d.open(t, second)
+		loadFlow(t, a, blockingFlow)
+		// a's lease lapses between its heartbeats.
+		work(t, a, memflow.WorkerConfig{Concurrency: 1, Lease: 100 * time.Millisecond, Heartbeat: 400 * time.Millisecond})
+		id := start(t, a, "long", nil)
+		eventually(t, "the first worker to start the activity", func() bool { return first.count("block") == 1 })
+		work(t, b, memflow.WorkerConfig{Concurrency: 1, Lease: 10 * time.Second})
+		eventually(t, "the second worker to claim the task", func() bool { return second.count("block") == 1 })
+		eventually(t, "the first worker's activity to be cancelled", func() bool { return first.count("block-cancelled") == 1 })
+		close(second.gate)
+		jsonEq(t, result(t, a, id), `{"got":"unblocked"}`)
+		if n := first.count("block") + second.count("block"); n != 2 {
+			t.Errorf("activity ran %d times, want 2 (once per worker)", n)
+		}
+		assertStepsOnce(t, a, id)
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/memflow/memflow/activities"
@@ -67,13 +68,17 @@ func (e *Engine) runActivity(ctx, dbctx context.Context, task store.Task, p payl
 		info.IdempotencyKey = fmt.Sprintf("%s/%s/%s/%d", job.ID, threadID, s.Label, info.Iteration)
 	}
 	var out json.RawMessage
+	var lost atomic.Bool // the heartbeat found the task held by another worker, or gone
 	fn, ok := e.acts.Lookup(s.Activity)
 	if !ok {
 		err = fmt.Errorf("activity %q is not registered on worker", s.Activity)
 	} else {
 		out, err = e.call(ctx, fn, info, p, func(cancel context.CancelFunc) func() {
-			return e.heartbeat(dbctx, task, cfg, cancel)
+			return e.heartbeat(dbctx, task, cfg, func() { lost.Store(true); cancel() })
 		})
+	}
+	if lost.Load() {
+		return // the task's outcome is no longer this worker's to commit
 	}
 	if ctx.Err() != nil {
 		// Shutdown: hand the work back as a fresh task; this claim is not an
@@ -175,10 +180,10 @@ func (e *Engine) call(ctx context.Context, fn activities.Func, info activities.I
 	return out, err
 }
 
-// heartbeat keeps task leased while its activity runs, by pushing its due
-// time a lease ahead every cfg.Heartbeat. When the task is gone (another
-// worker committed the step) it cancels the activity. It returns a stop
-// function.
+// heartbeat keeps task leased while its activity runs, by extending its
+// lease every cfg.Heartbeat. When this worker no longer holds the task
+// (another worker claimed it after the lease expired, or committed the
+// step) it cancels the activity. It returns a stop function.
 func (e *Engine) heartbeat(ctx context.Context, task store.Task, cfg *WorkerConfig, cancel context.CancelFunc) func() {
 	if cfg.Heartbeat <= 0 {
 		return func() {}
@@ -195,15 +200,14 @@ func (e *Engine) heartbeat(ctx context.Context, task store.Task, cfg *WorkerConf
 				return
 			case <-tick.C:
 			}
-			err := e.st.InTx(ctx, func(tx store.Tx) error {
-				return tx.RescheduleTask(ctx, task.ID, e.now().Add(cfg.Lease))
-			})
-			if errors.Is(err, store.ErrNotFound) {
-				cancel()
-				return
-			}
+			held, err := e.st.ExtendLease(ctx, task.ID, task.Worker, e.now().Add(cfg.Lease))
 			if err != nil {
 				e.log.Warn("extend task lease", "task", task.ID, "err", err)
+				continue
+			}
+			if !held {
+				cancel()
+				return
 			}
 		}
 	}()

@@ -35,11 +35,7 @@ result as JSON on stdout. Other processes may signal or hook the instance meanwh
 				if err != nil {
 					return err
 				}
-				var opts []memflow.StartOption
-				if id != "" {
-					opts = append(opts, memflow.WithID(id))
-				}
-				wid, err := eng.Start(ctx, wf, input, opts...)
+				wid, err := startAs(ctx, eng, wf, input, id)
 				if err != nil {
 					return err
 				}

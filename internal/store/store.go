@@ -132,6 +132,12 @@ type Store interface {
 	// own transaction and returns them with Attempts incremented.
 	ClaimTasks(ctx context.Context, p ClaimParams) ([]Task, error)
 
+	// ExtendLease moves the lease of a claimed task to until, only while
+	// worker still holds it (it claimed the task last and the task is not
+	// done). It returns false, changing nothing, when worker no longer holds
+	// it: another worker claimed it after the lease expired, or it is gone.
+	ExtendLease(ctx context.Context, taskID int64, worker string, until time.Time) (bool, error)
+
 	// Wakeups delivers a queue name when tasks were enqueued on it (LISTEN/
 	// NOTIFY on Postgres, in-process on SQLite). The channel closes when ctx
 	// ends. Delivery is best-effort: pollers must also poll with a timeout.

@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LostUpdate", testLostUpdate},
 		{"Tasks", testTasks},
 		{"ClaimSkipLocked", testClaimSplit},
+		{"ExtendLease", testExtendLease},
 		{"Wakeups", testWakeups},
 		{"History", testHistory},
 		{"FlowVersions", testFlowVersions},
