@@ -117,13 +117,9 @@ workflows:
 	})
 }
 
-// A heartbeat keeps an activity that outlives its lease from running twice.
-func TestActivityHeartbeat(t *testing.T) {
-	eachStore(t, func(t *testing.T, d db) {
-		acts := newActs()
-		acts.gate = make(chan struct{})
-		eng := d.open(t, acts)
-		loadFlow(t, eng, `
+// blockingFlow runs test.block (which waits for its gate) and keeps what it
+// returned.
+const blockingFlow = `
 memflow: v1
 workflows:
   long:
@@ -132,7 +128,15 @@ workflows:
       - id: b
         activity: test.block
       - set: { got: "${ steps.b }" }
-`)
+`
+
+// A heartbeat keeps an activity that outlives its lease from running twice.
+func TestActivityHeartbeat(t *testing.T) {
+	eachStore(t, func(t *testing.T, d db) {
+		acts := newActs()
+		acts.gate = make(chan struct{})
+		eng := d.open(t, acts)
+		loadFlow(t, eng, blockingFlow)
 		work(t, eng, memflow.WorkerConfig{Concurrency: 2, Lease: 150 * time.Millisecond})
 		id := start(t, eng, "long", nil)
 		eventually(t, "the activity to start", func() bool { return acts.count("block") == 1 })
@@ -155,16 +159,7 @@ func TestLostLeaseCancelsActivity(t *testing.T) {
 		first, second := newActs(), newActs()
 		first.gate, second.gate = make(chan struct{}), make(chan struct{})
 		a, b := d.open(t, first), d.open(t, second)
-		loadFlow(t, a, `
-memflow: v1
-workflows:
-  long:
-    entity: doc
-    steps:
-      - id: b
-        activity: test.block
-      - set: { got: "${ steps.b }" }
-`)
+		loadFlow(t, a, blockingFlow)
 		// a's lease lapses between its heartbeats.
 		work(t, a, memflow.WorkerConfig{Concurrency: 1, Lease: 100 * time.Millisecond, Heartbeat: 400 * time.Millisecond})
 		id := start(t, a, "long", nil)

@@ -387,7 +387,9 @@ func (e *Engine) CreateIndex(ctx context.Context, entityType, field string) erro
 }
 
 // Event is one history row of an instance: one per committed step, plus
-// start, signals, retries, hooks and the end.
+// start, signals, retries, hooks and the end. Detail is a JSON object; rows
+// of steps and of threads running a hook carry "desc" (what the step does,
+// as `memflow graph` labels it) and "hook" (the hook's name).
 type Event struct {
 	Seq    int64           `json:"seq"`
 	At     time.Time       `json:"at"`

@@ -318,3 +318,101 @@ hooks:
 		jsonEq(t, result(t, engines["wq"], id), `{"main":"wq","hook":"hq"}`)
 	})
 }
+
+// A signal step addressed to a workflow that does not exist or has ended
+// fails with type SignalUndeliverable, naming the target and its status.
+func TestSignalStepUndeliverable(t *testing.T) {
+	eachStore(t, func(t *testing.T, d db) {
+		eng := d.open(t, nil)
+		loadFlow(t, eng, `
+memflow: v1
+workflows:
+  sender:
+    entity: doc
+    steps:
+      - try:
+          - signal: go
+            to: ${ input.to }
+            data: 1
+        catch:
+          - set: { type: "${ error.type }", message: "${ error.message }" }
+    result: ${ entity }
+  done:
+    entity: doc
+    steps:
+      - set: { done: true }
+  waiter:
+    entity: doc
+    steps:
+      - id: got
+        wait: go
+    result: ${ steps.got }
+`)
+		work(t, eng, memflow.WorkerConfig{})
+		result(t, eng, start(t, eng, "done", nil, memflow.WithID("done-1")))
+		for to, want := range map[string]string{
+			"ghost":  `signal "go" to workflow "ghost" not delivered: no such workflow`,
+			"done-1": `signal "go" to workflow "done-1" not delivered: the workflow is completed`,
+		} {
+			res := result(t, eng, start(t, eng, "sender", map[string]any{"to": to})).(map[string]any)
+			if res["type"] != "SignalUndeliverable" || !contains(res["message"], want) {
+				t.Errorf("signal to %s: %v, want SignalUndeliverable %q", to, res, want)
+			}
+		}
+		waiter := start(t, eng, "waiter", nil)
+		jsonEq(t, result(t, eng, start(t, eng, "sender", map[string]any{"to": waiter})), `{}`)
+		jsonEq(t, result(t, eng, waiter), `1`)
+	})
+}
+
+// Arguments that break an input schema are reported by path, as flows name
+// them, without the schema's internal URL.
+func TestInputErrorsReadable(t *testing.T) {
+	eachStore(t, func(t *testing.T, d db) {
+		ctx := context.Background()
+		eng := d.open(t, nil)
+		loadFlow(t, eng, `
+memflow: v1
+workflows:
+  kid:
+    entity: doc
+    input:
+      type: object
+      required: [query]
+      properties:
+        query: { type: string }
+        count: { type: integer }
+        tags: { type: array, items: { type: string } }
+    steps:
+      - set: { q: "${ input.query }" }
+  parent:
+    entity: doc
+    steps:
+      - try:
+          - workflow: kid
+            args: { count: 2 }
+        catch:
+          - set: { message: "${ error.message }" }
+    result: ${ entity.message }
+`)
+		work(t, eng, memflow.WorkerConfig{})
+		for _, c := range []struct {
+			args any
+			want string
+		}{
+			{map[string]any{}, `input: missing property "query"`},
+			{map[string]any{"query": "q", "count": "x"}, `input.count: want integer, got string`},
+			{map[string]any{"query": "q", "tags": []any{"a", 3}}, `input.tags[1]: want string, got number`},
+		} {
+			_, err := eng.Start(ctx, "kid", c.args)
+			if !errors.Is(err, memflow.ErrInvalidInput) || !strings.Contains(err.Error(), c.want) ||
+				strings.Contains(err.Error(), "memflow:///") || strings.Contains(err.Error(), "at ''") {
+				t.Errorf("start kid with %v: %v, want %q", c.args, err, c.want)
+			}
+		}
+		msg := result(t, eng, start(t, eng, "parent", nil))
+		if !contains(msg, `child kid arguments: input: missing property "query"`) {
+			t.Errorf("child with bad arguments: %v", msg)
+		}
+	})
+}

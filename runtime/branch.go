@@ -19,7 +19,7 @@ func (x *txn) spawnHook(name string, args any, parent *thread, slot int) (*threa
 	}
 	if sch := x.prog.inputs[name]; sch != nil {
 		if err := sch.Validate(args); err != nil {
-			return nil, typed("ValidationError", "hook %s arguments: %v", name, err)
+			return nil, typed("ValidationError", "hook %s arguments: %s", name, schemaProblems("input", err))
 		}
 	}
 	h := x.in.newThread(threadHook, name, g.Entry, args)

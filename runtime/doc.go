@@ -33,7 +33,9 @@
 // Entity commands evaluate their paths and values, apply to a fresh copy of
 // the document with store.ApplyCommands and, when the entity type declares a
 // schema, validate the result; any failure fails the step and keeps nothing
-// of it. Expressions see compiler.Env with the engine's injected clock; every
+// of it. Schema failures (start, hook and child arguments, the entity) are
+// reported by path as flows write it: `input: missing property "query"`,
+// `input.count: want integer, got string`. Expressions see compiler.Env with the engine's injected clock; every
 // evaluated value is normalised through JSON (whole numbers as int) so it
 // reads the same before and after a resume.
 //
@@ -96,7 +98,11 @@
 // waiting for that name (a wait step, or a hook step with signal:), or keeps
 // it in the state for the first later wait of that name. A signal step aimed
 // at another instance enqueues such a task too, so one transaction never
-// locks two instances.
+// locks two instances. Like Signal, it fails (type SignalUndeliverable,
+// naming the target and its status) when the target does not exist or has
+// ended, as read in the sender's transaction without a lock: a target that
+// ends between that read and the delivery drops the signal, a race memflow
+// accepts.
 //
 // # Children
 //

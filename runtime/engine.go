@@ -315,7 +315,7 @@ func (e *Engine) checkInput(p *program, graph string, args any) (any, []byte, er
 	}
 	if s := p.inputs[graph]; s != nil {
 		if err := s.Validate(v); err != nil {
-			return nil, nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
+			return nil, nil, fmt.Errorf("%w: %s", ErrInvalidInput, schemaProblems("input", err))
 		}
 	}
 	return v, raw, nil

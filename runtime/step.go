@@ -212,7 +212,7 @@ func (x *txn) commands(t *thread, s *compiler.State, env *compiler.Env) error {
 	}
 	if x.prog.entity != nil {
 		if err := x.prog.entity.Validate(ent); err != nil {
-			return typed("SchemaError", "%s: entity %s no longer matches its schema: %v", s.Pos, x.job.Entity, err)
+			return typed("SchemaError", "%s: entity %s no longer matches its schema: %s", s.Pos, x.job.Entity, schemaProblems("entity", err))
 		}
 	}
 	x.entity, x.entityJSON = ent, b

@@ -3,11 +3,17 @@ package runtime
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 
+	"github.com/memflow/memflow/compiler"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 )
 
 // MaxPayload bounds one JSON value the runtime stores: start arguments, an
@@ -94,4 +100,52 @@ func compileSchema(name string, raw json.RawMessage) (*jsonschema.Schema, error)
 		return nil, fmt.Errorf("schema %s: %w", name, err)
 	}
 	return s, nil
+}
+
+// schemaProblems renders why v failed a schema, one problem per leaf error,
+// each located from root as flows write it: `input: missing property
+// "query"`, `input.items[2].count: want integer, got string`.
+func schemaProblems(root string, err error) string {
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return root + ": " + err.Error()
+	}
+	var out []string
+	for _, leaf := range compiler.Leaves(ve) {
+		at := root + jsonPath(leaf.InstanceLocation)
+		switch k := leaf.ErrorKind.(type) {
+		case *kind.Required:
+			for _, m := range k.Missing {
+				out = append(out, fmt.Sprintf("%s: missing property %q", at, m))
+			}
+		case *kind.AdditionalProperties:
+			for _, p := range k.Properties {
+				out = append(out, fmt.Sprintf("%s: unknown property %q", at, p))
+			}
+		case *kind.Type:
+			out = append(out, fmt.Sprintf("%s: want %s, got %s", at, strings.Join(k.Want, " or "), k.Got))
+		default:
+			out = append(out, at+": "+compiler.LeafMessage(leaf))
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, "; ")
+}
+
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// jsonPath renders a JSON pointer's tokens as .name, [index] or ["key"].
+func jsonPath(tokens []string) string {
+	var b strings.Builder
+	for _, tok := range tokens {
+		switch {
+		case tok != "" && strings.Trim(tok, "0123456789") == "":
+			b.WriteString("[" + tok + "]")
+		case identRE.MatchString(tok):
+			b.WriteString("." + tok)
+		default:
+			b.WriteString("[" + strconv.Quote(tok) + "]")
+		}
+	}
+	return b.String()
 }

@@ -57,15 +57,24 @@ func (x *txn) signal(t *thread, s *compiler.State, env *compiler.Env) error {
 		}
 		to = stringOf(v)
 	}
-	x.complete(t, s, nil)
 	if to == x.job.ID {
+		x.complete(t, s, nil)
 		x.deliverSignal(name, data)
 		return nil
 	}
+	// The target's status is read in this transaction without locking it
+	// (one transaction never locks two instances): a target that ends after
+	// this read drops the signal, a race Engine.Signal has too.
 	target, err := x.tx.GetJob(x.ctx, to, false)
-	if err != nil {
-		return typed("SignalError", "%s: signal %s to workflow %q: %v", s.Pos, name, to, err)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return typed("SignalUndeliverable", "%s: signal %q to workflow %q not delivered: no such workflow", s.Pos, name, to)
+	case err != nil:
+		return typed("SignalError", "%s: signal %q to workflow %q: %w", s.Pos, name, to, err)
+	case target.Status != store.StatusRunning:
+		return typed("SignalUndeliverable", "%s: signal %q to workflow %q not delivered: the workflow is %s", s.Pos, name, to, target.Status)
 	}
+	x.complete(t, s, nil)
 	x.tasks = append(x.tasks, store.Task{JobID: to, Queue: target.TaskQueue, Kind: taskSignal,
 		Payload: mustJSON(payload{Name: name, Data: raw})})
 	return nil
@@ -167,7 +176,7 @@ func (x *txn) child(t *thread, s *compiler.State, env *compiler.Env) error {
 	}
 	if sch := cp.inputs[""]; sch != nil {
 		if err := sch.Validate(args); err != nil {
-			return typed("ValidationError", "%s: child %s arguments: %v", s.Pos, s.Workflow, err)
+			return typed("ValidationError", "%s: child %s arguments: %s", s.Pos, s.Workflow, schemaProblems("input", err))
 		}
 	}
 	await := s.Await == nil || *s.Await

@@ -57,6 +57,15 @@ func queuesOrAll(q []string) any {
 	return q
 }
 
+// startAs starts workflow wf with input, as instance id when one is given.
+func startAs(ctx context.Context, eng *memflow.Engine, wf string, input any, id string) (string, error) {
+	var opts []memflow.StartOption
+	if id != "" {
+		opts = append(opts, memflow.WithID(id))
+	}
+	return eng.Start(ctx, wf, input, opts...)
+}
+
 func newStartCmd(g *globals) *cobra.Command {
 	var argsJSON, id string
 	var asJSON bool
@@ -70,11 +79,7 @@ func newStartCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
-				var opts []memflow.StartOption
-				if id != "" {
-					opts = append(opts, memflow.WithID(id))
-				}
-				wid, err := eng.Start(ctx, a[0], input, opts...)
+				wid, err := startAs(ctx, eng, a[0], input, id)
 				if err != nil {
 					return err
 				}

@@ -35,11 +35,7 @@ result as JSON on stdout. Other processes may signal or hook the instance meanwh
 				if err != nil {
 					return err
 				}
-				var opts []memflow.StartOption
-				if id != "" {
-					opts = append(opts, memflow.WithID(id))
-				}
-				wid, err := eng.Start(ctx, wf, input, opts...)
+				wid, err := startAs(ctx, eng, wf, input, id)
 				if err != nil {
 					return err
 				}
@@ -97,22 +93,25 @@ func runToEnd(ctx context.Context, eng *memflow.Engine, id string, progress io.W
 	var start time.Time // when the instance started: the first event
 	delay := 20 * time.Millisecond
 	for {
+		// The status first: when it says ended, the history read next holds
+		// every event up to the end (they commit together).
+		in, err := eng.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
 		evs, err := eng.History(ctx, id)
 		if err != nil {
 			return nil, err
 		}
+		fresh := false
 		for _, ev := range evs {
 			if start.IsZero() {
 				start = ev.At
 			}
 			if ev.Seq > seen {
-				seen = ev.Seq
+				seen, fresh = ev.Seq, true
 				fmt.Fprintln(progress, progressLine(ev, start))
 			}
-		}
-		in, err := eng.Get(ctx, id)
-		if err != nil {
-			return nil, err
 		}
 		if in.Status != memflow.StatusRunning {
 			if in.Status == memflow.StatusCompleted {
@@ -128,7 +127,7 @@ func runToEnd(ctx context.Context, eng *memflow.Engine, id string, progress io.W
 		case <-t.C:
 		}
 		delay = min(delay*2, 250*time.Millisecond)
-		if len(evs) > 0 {
+		if fresh {
 			delay = 20 * time.Millisecond
 		}
 	}

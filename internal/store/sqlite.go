@@ -26,6 +26,7 @@ import (
 type sqliteBackend struct {
 	db          *sql.DB
 	hub         hub
+	stmts       stmtCache
 	synchronous string // the connection's PRAGMA synchronous level, restored after light transactions
 }
 
@@ -91,14 +92,15 @@ func claimApp(ctx context.Context, q querier, app string) (string, error) {
 const busyRetryWindow = time.Minute
 
 func (b *sqliteBackend) inTx(ctx context.Context, fn func(q querier) error) error {
-	return runTx(ctx, b.db, fn)
+	b.stmts.prepareWanted(ctx, b.db)
+	return runTx(ctx, b.db, &b.stmts, fn)
 }
 
 // runTx runs fn in a transaction begun on db (the pool or one held
 // connection), retrying a BEGIN IMMEDIATE that stays busy.
 func runTx(ctx context.Context, db interface {
 	BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
-}, fn func(q querier) error) error {
+}, stmts *stmtCache, fn func(q querier) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	for start := time.Now(); isBusy(err) && time.Since(start) < busyRetryWindow; {
 		t := time.NewTimer(10 * time.Millisecond)
@@ -113,7 +115,7 @@ func runTx(ctx context.Context, db interface {
 	if err != nil {
 		return err
 	}
-	if err := fn(sqlQuerier{tx}); err != nil {
+	if err := fn(sqliteTxQuerier{tx: tx, stmts: stmts}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -127,6 +129,7 @@ func runTx(ctx context.Context, db interface {
 // setting is restored before it serves anything else; if that fails, the
 // connection is discarded.
 func (b *sqliteBackend) inLightTx(ctx context.Context, fn func(q querier) error) error {
+	b.stmts.prepareWanted(ctx, b.db)
 	conn, err := b.db.Conn(ctx)
 	if err != nil {
 		return err
@@ -135,7 +138,7 @@ func (b *sqliteBackend) inLightTx(ctx context.Context, fn func(q querier) error)
 	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
 		return err
 	}
-	txErr := runTx(ctx, conn, fn)
+	txErr := runTx(ctx, conn, &b.stmts, fn)
 	if _, err := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = `+b.synchronous); err != nil {
 		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 		return errors.Join(txErr, fmt.Errorf("restore synchronous: %w", err))
@@ -145,7 +148,10 @@ func (b *sqliteBackend) inLightTx(ctx context.Context, fn func(q querier) error)
 
 func (b *sqliteBackend) pool() querier             { return sqlQuerier{b.db} }
 func (b *sqliteBackend) committed(queues []string) { b.hub.broadcast(queues) }
-func (b *sqliteBackend) close() error              { return b.db.Close() }
+func (b *sqliteBackend) close() error {
+	b.stmts.close()
+	return b.db.Close()
+}
 func (b *sqliteBackend) wakeups(ctx context.Context) (<-chan string, error) {
 	return b.hub.subscribe(ctx), nil
 }
@@ -205,4 +211,125 @@ func (h *hub) broadcast(queues []string) {
 			}
 		}
 	}
+}
+
+// stmtCache keeps the statements transactions run prepared on the SQLite
+// connection: database/sql with modernc.org/sqlite otherwise parses every
+// statement on every call. Preparing needs the one connection, which a
+// running transaction holds, so a statement first seen in a transaction
+// runs unprepared and is prepared before a later transaction begins.
+type stmtCache struct {
+	mu     sync.Mutex
+	stmts  map[string]*sql.Stmt
+	wanted map[string]bool
+	closed bool
+}
+
+// maxCachedStmts bounds the cache (transactions run a fixed set of
+// statements, plus one per index created).
+const maxCachedStmts = 64
+
+// get returns the prepared statement for q, or nil (q is then wanted).
+func (c *stmtCache) get(q string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st := c.stmts[q]; st != nil {
+		return st
+	}
+	if len(c.stmts)+len(c.wanted) < maxCachedStmts {
+		if c.wanted == nil {
+			c.wanted = map[string]bool{}
+		}
+		c.wanted[q] = true
+	}
+	return nil
+}
+
+// prepareWanted prepares the wanted statements; call it holding no
+// transaction. The cache is not locked while preparing (a transaction on
+// the connection may need it to finish). A statement that fails to prepare
+// is not wanted again.
+func (c *stmtCache) prepareWanted(ctx context.Context, db *sql.DB) {
+	c.mu.Lock()
+	if len(c.wanted) == 0 || c.closed {
+		c.mu.Unlock()
+		return
+	}
+	qs := make([]string, 0, len(c.wanted))
+	for q := range c.wanted {
+		qs = append(qs, q)
+	}
+	clear(c.wanted)
+	c.mu.Unlock()
+	for _, q := range qs {
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			continue
+		}
+		c.mu.Lock()
+		if c.closed || c.stmts[q] != nil {
+			st.Close()
+		} else {
+			if c.stmts == nil {
+				c.stmts = map[string]*sql.Stmt{}
+			}
+			c.stmts[q] = st
+		}
+		c.mu.Unlock()
+	}
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	for _, st := range c.stmts {
+		st.Close()
+	}
+	c.stmts = nil
+}
+
+// sqliteTxQuerier runs a transaction's statements through the cache.
+type sqliteTxQuerier struct {
+	tx    *sql.Tx
+	stmts *stmtCache
+}
+
+func (s sqliteTxQuerier) stmt(ctx context.Context, q string) *sql.Stmt {
+	if st := s.stmts.get(q); st != nil {
+		return s.tx.StmtContext(ctx, st)
+	}
+	return nil
+}
+
+func (s sqliteTxQuerier) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	st := s.stmt(ctx, q)
+	if st == nil {
+		return sqlQuerier{s.tx}.exec(ctx, q, args...)
+	}
+	res, err := st.ExecContext(ctx, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (s sqliteTxQuerier) query(ctx context.Context, q string, args ...any) (rows, error) {
+	st := s.stmt(ctx, q)
+	if st == nil {
+		return sqlQuerier{s.tx}.query(ctx, q, args...)
+	}
+	r, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{r}, nil
+}
+
+func (s sqliteTxQuerier) queryRow(ctx context.Context, q string, args ...any) row {
+	st := s.stmt(ctx, q)
+	if st == nil {
+		return sqlQuerier{s.tx}.queryRow(ctx, q, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
 }
