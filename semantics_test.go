@@ -56,7 +56,7 @@ workflows:
 		if !errors.Is(err, memflow.ErrIDTaken) || !errors.As(err, &taken) || taken.Workflow != "wt" {
 			t.Fatalf("start ap as wt1: err %v, want ErrIDTaken held by wt", err)
 		}
-		if want := `workflow id "wt1" is taken by an instance of "wt"`; err.Error() != want {
+		if want := `start ap: workflow id "wt1" is taken by an instance of "wt"`; err.Error() != want {
 			t.Errorf("error %q, want %q", err, want)
 		}
 		if again, err := eng.Start(ctx, "wt", nil, memflow.WithID("wt1")); err != nil || again != "wt1" {

@@ -284,7 +284,7 @@ func (e *Engine) Start(ctx context.Context, p StartParams) (id string, created b
 			return "", false, fmt.Errorf("start %s %q: %w", p.Workflow, id, err)
 		}
 		if job.Flow != p.Workflow {
-			return "", false, &IDTakenError{ID: id, Workflow: job.Flow}
+			return "", false, fmt.Errorf("start %s: %w", p.Workflow, &IDTakenError{ID: id, Workflow: job.Flow})
 		}
 		return id, false, nil
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -153,6 +154,9 @@ func newResultCmd(g *globals) *cobra.Command {
 						defer cancel()
 					}
 					res, err := eng.Result(ctx, a[0])
+					if errors.Is(err, context.DeadlineExceeded) && timeout > 0 {
+						return fmt.Errorf("workflow %q is still running after %s", a[0], timeout)
+					}
 					if err != nil {
 						return err
 					}
