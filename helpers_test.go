@@ -2,8 +2,6 @@ package memflow_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,11 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/memflow/memflow"
 	"github.com/memflow/memflow/activities"
-	"github.com/memflow/memflow/internal/store"
+	"github.com/memflow/memflow/internal/pgtest"
 )
 
 // db is one test database: an SQLite file or a fresh Postgres schema.
@@ -55,34 +51,8 @@ func sqliteDB(t testing.TB) db {
 
 func postgresDB(t testing.TB) db {
 	t.Helper()
-	url := os.Getenv("MEMFLOW_TEST_DATABASE_URL")
-	if url == "" {
-		url = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("postgres unreachable at %s: %v", url, err)
-		}
-		t.Skipf("postgres unreachable: %v", err)
-	}
-	conn.Close(ctx)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	app := "t_" + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", app, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{store.SchemaName(app)}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", app, err)
-		}
-	})
-	return db{URL: url, App: app}
+	url := pgtest.URL(t)
+	return db{URL: url, App: pgtest.App(t, url)}
 }
 
 // open opens an engine on d with the test activities registered; it is

@@ -2,46 +2,23 @@ package memflow_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/memflow/memflow"
 	"github.com/memflow/memflow/flows/demo"
+	"github.com/memflow/memflow/internal/pgtest"
 )
 
 // The seed's SQL, verbatim, finds the research agents the example flow ran
 // on Postgres. The statement names the schema my_app, so the test runs in a
 // database of its own (dropped afterwards) with the app id my-app.
 func TestSeedSQLAfterResearchAgent(t *testing.T) {
-	base := postgresDB(t).URL
 	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close(ctx) })
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	dbName := "memflow_seed_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{dbName}.Sanitize()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{dbName}.Sanitize()+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", dbName, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + dbName
+	dbURL := pgtest.Database(t)
 
-	d := db{URL: u.String(), App: "my-app"}
+	d := db{URL: dbURL, App: "my-app"}
 	eng := d.open(t, nil)
 	if err := demo.Register(eng); err != nil {
 		t.Fatal(err)
@@ -55,7 +32,7 @@ func TestSeedSQLAfterResearchAgent(t *testing.T) {
 	result(t, eng, premium)
 	result(t, eng, basic)
 
-	conn, err := pgx.Connect(ctx, u.String())
+	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}

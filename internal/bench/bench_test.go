@@ -2,34 +2,16 @@ package bench
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/memflow/memflow/internal/pgtest"
 )
 
-// postgresURL is the test database, or "" (test skipped) when it is not
-// reachable outside CI.
-func postgresURL(t testing.TB) string {
-	t.Helper()
-	url := os.Getenv("MEMFLOW_TEST_DATABASE_URL")
-	if url == "" {
-		url = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("postgres at %s: %v", url, err)
-		}
-		t.Skipf("postgres not reachable: %v", err)
-	}
-	conn.Close(ctx)
-	return url
-}
+func postgresURL(t testing.TB) string { return pgtest.URL(t) }
 
 // historyPerWorkflow bounds the history rows one workflow of each workload
 // writes: start, each step, end (signal: plus the kept signal when it

@@ -2,14 +2,10 @@ package store_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/memflow/memflow/internal/pgtest"
 	"github.com/memflow/memflow/internal/store"
 	"github.com/memflow/memflow/internal/store/storetest"
 )
@@ -47,30 +43,9 @@ func openSQLite(t *testing.T) store.Store {
 	return s
 }
 
-// postgresURL returns the test database URL, skipping the test when Postgres
-// is unreachable (failing it when CI=true).
-func postgresURL(t testing.TB) string {
-	t.Helper()
-	url := os.Getenv("MEMFLOW_TEST_DATABASE_URL")
-	if url == "" {
-		url = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	conn, err := pgx.Connect(context.Background(), url)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("postgres unreachable at %s: %v", url, err)
-		}
-		t.Skipf("postgres unreachable: %v", err)
-	}
-	conn.Close(context.Background())
-	return url
-}
+func postgresURL(t testing.TB) string { return pgtest.URL(t) }
 
-func randomApp() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return "t_" + hex.EncodeToString(b)
-}
+func randomApp() string { return pgtest.RandomApp() }
 
 // openPostgres opens a fresh schema, dropped when the test ends.
 func openPostgres(t testing.TB, url string) store.Store {
@@ -86,16 +61,5 @@ func openPostgres(t testing.TB, url string) store.Store {
 }
 
 func dropSchemaAtCleanup(t testing.TB, url, app string) {
-	t.Cleanup(func() {
-		ctx := context.Background()
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Errorf("drop schema: %v", err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{store.SchemaName(app)}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-	})
+	pgtest.DropSchemaAtCleanup(t, url, store.SchemaName(app))
 }

@@ -2,36 +2,26 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/memflow/memflow/internal/pgtest"
 )
 
 // TestOthersListen checks that NOTIFY is only skipped while no other
 // backend listens on the app's channel.
 func TestOthersListen(t *testing.T) {
-	url := os.Getenv("MEMFLOW_TEST_DATABASE_URL")
-	if url == "" {
-		url = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
+	url := pgtest.URL(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	raw, err := pgx.Connect(ctx, url)
+	app := pgtest.App(t, url)
+	raw, err := pgx.Connect(ctx, url) // another backend, to LISTEN on the channel
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("postgres unreachable at %s: %v", url, err)
-		}
-		t.Skipf("postgres unreachable: %v", err)
+		t.Fatal(err)
 	}
 	defer raw.Close(context.Background())
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	app := "t_" + hex.EncodeToString(b)
-	defer raw.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{SchemaName(app)}.Sanitize()+" CASCADE")
 	st, err := Open(ctx, url, app)
 	if err != nil {
 		t.Fatal(err)

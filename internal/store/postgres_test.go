@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/memflow/memflow/internal/pgtest"
 	"github.com/memflow/memflow/internal/store"
 )
 
@@ -94,27 +94,8 @@ func connectSchema(t *testing.T, dbURL, schema string) *pgx.Conn {
 // names my_app literally) and runs the seed README's statements verbatim.
 func TestPostgresSeedSQL(t *testing.T) {
 	ctx := context.Background()
-	base := postgresURL(t)
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close(ctx) }) // runs after the drop below
-	dbName := "memflow_" + randomApp()
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{dbName}.Sanitize()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{dbName}.Sanitize()+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", dbName, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + dbName
-	s, err := store.Open(ctx, u.String(), "my-app")
+	dbURL := pgtest.Database(t)
+	s, err := store.Open(ctx, dbURL, "my-app")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +119,7 @@ func TestPostgresSeedSQL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := pgx.Connect(ctx, u.String())
+	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
