@@ -555,3 +555,42 @@ func mustFlows(t *testing.T, eng *memflow.Engine) *memflow.FlowStatus {
 	}
 	return st
 }
+
+// An engine reuses the version its last start of a workflow used, so each
+// start costs no extra read; a load made by another engine must still reach
+// its very next start (the start transaction checks the catalogue).
+func TestStartSeesOtherEnginesLoad(t *testing.T) {
+	eachStore(t, func(t *testing.T, d db) {
+		ctx := testCtx(t)
+		dir := t.TempDir()
+		flow := filepath.Join(dir, "flow.yaml")
+		writeFile(t, flow, editedV1)
+		a, b := d.open(t, nil), d.open(t, nil)
+		if _, err := a.ReloadFlows(ctx, dir); err != nil {
+			t.Fatal(err)
+		}
+		first := start(t, a, "edited", nil)
+		v1 := instance(t, a, first).Version
+
+		writeFile(t, flow, editedV2)
+		rep, err := b.ReloadFlows(ctx, dir)
+		if err != nil || !rep.OK() {
+			t.Fatalf("reload in the other engine: %v %v", rep, err)
+		}
+		second := start(t, a, "edited", nil)
+		if v2 := instance(t, a, second).Version; v2 == v1 {
+			t.Errorf("after another engine loaded v2, this engine started v1 (%s) again", v1)
+		}
+
+		if err := os.Remove(flow); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, "keep.yaml"), otherFlow) // an empty folder retires nothing
+		if rep, err := b.ReloadFlows(ctx, dir); err != nil || !rep.OK() {
+			t.Fatalf("reload without the flow: %v %v", rep, err)
+		}
+		if _, err := a.Start(ctx, "edited", nil); !errors.Is(err, memflow.ErrRetired) {
+			t.Errorf("start after another engine removed the flow = %v, want ErrRetired", err)
+		}
+	})
+}

@@ -87,6 +87,7 @@ type SwapParams struct {
 func (e *Engine) SwapCatalogue(ctx context.Context, cat *compiler.Catalogue, p SwapParams) ([]store.CatalogueChange, error) {
 	e.swapMu.Lock()
 	defer e.swapMu.Unlock()
+	defer e.forgetStarts() // the next starts resolve their names afresh
 	changes, err := e.swap(ctx, cat, p)
 	if err != nil {
 		if rerr := e.RecordLoadFailure(context.WithoutCancel(ctx), p.Source, []string{err.Error()}); rerr != nil {
@@ -197,3 +198,61 @@ func absClean(p string) string {
 
 // Logger is the engine's logger.
 func (e *Engine) Logger() *slog.Logger { return e.log }
+
+// errStaleServing aborts a start transaction whose program is no longer the
+// one the catalogue serves; Start resolves the name again and retries.
+var errStaleServing = errors.New("the serving version changed during the start")
+
+// startProgram is the program a new start of name uses. The program this
+// engine's last start of name used is reused without reading the store (a
+// read there would be a transaction of its own on every start); the start
+// transaction confirms it with confirmServing, so a swap made by any
+// process is seen by the very next start.
+func (e *Engine) startProgram(ctx context.Context, name string) (*program, error) {
+	e.mu.RLock()
+	p := e.lastStart[name]
+	e.mu.RUnlock()
+	if p != nil {
+		return p, nil
+	}
+	p, err := e.newestProgram(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	e.lastStart[name] = p
+	e.mu.Unlock()
+	return p, nil
+}
+
+// forgetStart drops the program remembered for name's starts.
+func (e *Engine) forgetStart(name string) {
+	e.mu.Lock()
+	delete(e.lastStart, name)
+	e.mu.Unlock()
+}
+
+// forgetStarts drops every remembered start program (after a swap).
+func (e *Engine) forgetStarts() {
+	e.mu.Lock()
+	clear(e.lastStart)
+	e.mu.Unlock()
+}
+
+// confirmServing checks, inside a start's transaction, that p is still what
+// the catalogue serves for its workflow: errStaleServing if the workflow
+// was retired or another version serves now. A workflow the catalogue has
+// never served keeps the newest loaded or stored version (newestProgram).
+func (e *Engine) confirmServing(ctx context.Context, tx store.Tx, p *program) error {
+	entry, err := tx.GetCatalogueEntry(ctx, p.Name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("workflow %q: %w", p.Name, err)
+	}
+	if entry.Retired || entry.Version != p.Version {
+		return errStaleServing
+	}
+	return nil
+}

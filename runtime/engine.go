@@ -36,8 +36,12 @@ type Engine struct {
 
 	mu     sync.RWMutex
 	newest map[string]*program // workflow name -> newest version loaded here
-	byVer  map[string]*program // name@version -> program
-	swapMu sync.Mutex          // serialises SwapCatalogue (catalogue.go)
+	// lastStart is the program each workflow's last start here used; the
+	// next start reuses it and confirms it in its own transaction
+	// (catalogue.go: startProgram, confirmServing).
+	lastStart map[string]*program
+	byVer     map[string]*program // name@version -> program
+	swapMu    sync.Mutex          // serialises SwapCatalogue (catalogue.go)
 
 	running *inflight
 	ends    endHub
@@ -92,7 +96,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg.Clock = time.Now
 	}
 	return &Engine{st: cfg.Store, acts: cfg.Activities, log: cfg.Logger, now: cfg.Clock,
-		newest: map[string]*program{}, byVer: map[string]*program{}, running: newInflight()}, nil
+		newest: map[string]*program{}, lastStart: map[string]*program{}, byVer: map[string]*program{}, running: newInflight()}, nil
 }
 
 // Store is the engine's store.
@@ -236,7 +240,19 @@ type StartParams struct {
 // changes nothing (idempotent start); an id held by another workflow's
 // instance is an *IDTakenError.
 func (e *Engine) Start(ctx context.Context, p StartParams) (id string, created bool, err error) {
-	prog, err := e.newestProgram(ctx, p.Workflow)
+	for attempt := 1; ; attempt++ {
+		id, created, err = e.start(ctx, p)
+		if !errors.Is(err, errStaleServing) || attempt == 3 {
+			return id, created, err
+		}
+		// Another load changed what serves since this engine last looked:
+		// resolve the name from the store again.
+		e.forgetStart(p.Workflow)
+	}
+}
+
+func (e *Engine) start(ctx context.Context, p StartParams) (id string, created bool, err error) {
+	prog, err := e.startProgram(ctx, p.Workflow)
 	if err != nil {
 		return "", false, err
 	}
@@ -262,6 +278,9 @@ func (e *Engine) Start(ctx context.Context, p StartParams) (id string, created b
 	var ended *store.Job
 	err = e.st.InTx(ctx, func(tx store.Tx) error {
 		ended, created = nil, false
+		if err := e.confirmServing(ctx, tx, prog); err != nil {
+			return err
+		}
 		x, err := e.newRun(ctx, tx, prog, id, args, raw, children)
 		if err != nil {
 			return err

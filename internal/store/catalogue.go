@@ -129,7 +129,16 @@ func scanCatalogueEntry(r row) (*CatalogueEntry, error) {
 
 // GetCatalogueEntry implements Store.
 func (s *sqlStore) GetCatalogueEntry(ctx context.Context, name string) (*CatalogueEntry, error) {
-	e, err := scanCatalogueEntry(s.b.pool().queryRow(ctx, `SELECT `+catalogueCols+` FROM catalogue WHERE name = $1`, name))
+	return getCatalogueEntry(ctx, s.b.pool(), name)
+}
+
+// GetCatalogueEntry implements Tx.
+func (t *sqlTx) GetCatalogueEntry(ctx context.Context, name string) (*CatalogueEntry, error) {
+	return getCatalogueEntry(ctx, t.q, name)
+}
+
+func getCatalogueEntry(ctx context.Context, q querier, name string) (*CatalogueEntry, error) {
+	e, err := scanCatalogueEntry(q.queryRow(ctx, `SELECT `+catalogueCols+` FROM catalogue WHERE name = $1`, name))
 	if isNoRows(err) {
 		return nil, fmt.Errorf("catalogue entry %q: %w", name, ErrNotFound)
 	}

@@ -198,4 +198,9 @@ type Tx interface {
 	DeleteJobTasks(ctx context.Context, jobID string) error
 
 	AppendHistory(ctx context.Context, events []HistoryEvent) error
+
+	// GetCatalogueEntry reads name's serving entry inside the transaction
+	// (ErrNotFound if it never served), so a start can confirm the version
+	// it resolved without a transaction of its own.
+	GetCatalogueEntry(ctx context.Context, name string) (*CatalogueEntry, error)
 }

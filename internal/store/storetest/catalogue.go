@@ -34,6 +34,18 @@ func testCatalogue(t *testing.T, s store.Store) {
 		if err != nil {
 			t.Fatalf("GetCatalogueEntry(%s): %v", name, err)
 		}
+		// A start reads the same entry inside its own transaction.
+		var inTx *store.CatalogueEntry
+		if err := s.InTx(ctx, func(tx store.Tx) error {
+			var err error
+			inTx, err = tx.GetCatalogueEntry(ctx, name)
+			return err
+		}); err != nil {
+			t.Fatalf("Tx.GetCatalogueEntry(%s): %v", name, err)
+		}
+		if inTx.Version != e.Version || inTx.Retired != e.Retired || inTx.File != e.File {
+			t.Errorf("Tx.GetCatalogueEntry(%s) = %+v, Store's = %+v", name, *inTx, *e)
+		}
 		return *e
 	}
 
@@ -75,6 +87,12 @@ func testCatalogue(t *testing.T, s store.Store) {
 	}
 	if _, err := s.GetCatalogueEntry(ctx, "never-served"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("retiring an unknown name created it: %v", err)
+	}
+	if err := s.InTx(ctx, func(tx store.Tx) error {
+		_, err := tx.GetCatalogueEntry(ctx, "never-served")
+		return err
+	}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Tx.GetCatalogueEntry of an unknown name = %v, want ErrNotFound", err)
 	}
 	all, err := s.ListCatalogue(ctx)
 	if err != nil || len(all) != 2 || all[0].Name != "order" || all[1].Name != "ship" {
