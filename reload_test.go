@@ -594,3 +594,56 @@ func TestStartSeesOtherEnginesLoad(t *testing.T) {
 		}
 	})
 }
+
+const parentKid = `
+memflow: v1
+workflows:
+  parent:
+    entity: doc
+    steps:
+      - wait: go
+      - workflow: kid
+        workflowId: kid-${ workflow.id }
+  kid:
+    entity: doc
+    steps:
+      - set: { v: KID_VERSION }
+`
+
+// A child step reuses the child program its engine resolved before, so a
+// task costs no catalogue read; a load made by another engine must still
+// decide which version the next child starts on.
+func TestChildSeesOtherEnginesLoad(t *testing.T) {
+	eachStore(t, func(t *testing.T, d db) {
+		ctx := testCtx(t)
+		dir := t.TempDir()
+		flow := filepath.Join(dir, "flow.yaml")
+		writeFile(t, flow, strings.ReplaceAll(parentKid, "KID_VERSION", "1"))
+		a, b := d.open(t, nil), d.open(t, nil)
+		if _, err := a.ReloadFlows(ctx, dir); err != nil {
+			t.Fatal(err)
+		}
+		work(t, a, memflow.WorkerConfig{})
+		kidEntity := func(parent string) any {
+			t.Helper()
+			if err := a.Signal(ctx, parent, "go", nil); err != nil {
+				t.Fatal(err)
+			}
+			result(t, a, parent)
+			return decode(t, mustEntity(t, a, "kid-"+parent)).(map[string]any)["v"]
+		}
+		first := start(t, a, "parent", nil)
+		second := start(t, a, "parent", nil) // parked in its wait on the same version
+		if v := kidEntity(first); v != 1.0 {
+			t.Fatalf("first child set v=%v, want 1", v)
+		}
+
+		writeFile(t, flow, strings.ReplaceAll(parentKid, "KID_VERSION", "2"))
+		if rep, err := b.ReloadFlows(ctx, dir); err != nil || !rep.OK() {
+			t.Fatalf("reload in the other engine: %v %v", rep, err)
+		}
+		if v := kidEntity(second); v != 2.0 {
+			t.Errorf("after another engine loaded kid v2, the next child set v=%v, want 2", v)
+		}
+	})
+}

@@ -105,11 +105,6 @@ func (e *Engine) runActivity(ctx, dbctx context.Context, task store.Task, p payl
 			err = activities.NonRetryable(fmt.Errorf("activity %s returned invalid JSON: %w", s.Activity, err))
 		}
 	}
-	children, cerr := e.childPrograms(dbctx, prog)
-	if cerr != nil {
-		e.retryLater(dbctx, task, cerr)
-		return
-	}
 	apply := func(x *txn) error {
 		t, s := x.at(p.Thread, p.Tick, waitActivity)
 		if t == nil {
@@ -122,9 +117,7 @@ func (e *Engine) runActivity(ctx, dbctx context.Context, task store.Task, p payl
 		x.activityFailed(t, s, p, attempt, err)
 		return nil
 	}
-	if terr := e.transition(dbctx, &task, prog, children, apply); terr != nil {
-		e.retryLater(dbctx, task, terr)
-	}
+	e.commitTask(dbctx, task, prog, apply)
 }
 
 // activityFailed retries the attempt with back-off or fails the step.

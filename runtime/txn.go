@@ -73,6 +73,9 @@ type txn struct {
 	ended      bool
 	now        time.Time
 	fresh      bool // the instance is not written yet: commit inserts it
+	// abort, when set, makes commit fail with it so nothing is written
+	// (errStaleServing: a child's program must be resolved again).
+	abort error
 }
 
 // begin locks job id and decodes its state. It returns nil (and no error)
@@ -106,6 +109,9 @@ func (e *Engine) begin(ctx context.Context, tx store.Tx, p *program, id string, 
 
 // commit writes the instance, its new tasks and history.
 func (x *txn) commit() error {
+	if x.abort != nil {
+		return x.abort
+	}
 	state, err := json.Marshal(x.in)
 	if err != nil {
 		return fmt.Errorf("encode instance state: %w", err)
@@ -239,11 +245,11 @@ func (x *txn) runAll() {
 
 // drain runs runnable threads until each blocks or ends.
 func (x *txn) drain() {
-	for len(x.runnable) > 0 && !x.ended {
+	for len(x.runnable) > 0 && !x.ended && x.abort == nil {
 		id := x.runnable[0]
 		x.runnable = x.runnable[1:]
 		t := x.in.Threads[id]
-		for t != nil && t.Wait == "" && !x.ended && x.in.Threads[t.ID] == t {
+		for t != nil && t.Wait == "" && !x.ended && x.abort == nil && x.in.Threads[t.ID] == t {
 			if t.State == compiler.End {
 				x.endThread(t)
 				break

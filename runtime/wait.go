@@ -159,6 +159,16 @@ func (x *txn) child(t *thread, s *compiler.State, env *compiler.Env) error {
 		}
 		return typed("ChildError", "%s: workflow %q is neither loaded nor stored", s.Pos, s.Workflow)
 	}
+	// cp came from this engine's memory: check it still serves before
+	// starting an instance on it; if not, the whole transition runs again.
+	if err := x.e.confirmServing(x.ctx, x.tx, cp); err != nil {
+		if errors.Is(err, errStaleServing) {
+			x.e.forgetStart(s.Workflow)
+			x.abort = err
+			return nil
+		}
+		return err
+	}
 	id := fmt.Sprintf("%s.%s.%d", x.job.ID, s.Label, t.Visits[s.N])
 	if s.WorkflowID != nil {
 		v, err := s.WorkflowID.Eval(env)

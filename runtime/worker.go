@@ -230,16 +230,29 @@ func (e *Engine) handle(ctx context.Context, task store.Task, cfg *WorkerConfig)
 		e.runActivity(ctx, dbctx, task, p, job, prog, cfg)
 		return
 	}
-	children, err := e.childPrograms(dbctx, prog)
-	if err != nil {
-		e.retryLater(dbctx, task, err)
-		return
-	}
-	err = e.transition(dbctx, &task, prog, children, func(x *txn) error {
+	e.commitTask(dbctx, task, prog, func(x *txn) error {
 		return x.apply(task.Kind, p)
 	})
+}
+
+// commitTask runs apply as task's transition, with the programs of the
+// workflows prog may start as children. A child resolved from this engine's
+// memory that no longer serves (another process loaded or removed it) aborts
+// the transition; it runs again at once with the child resolved afresh.
+// Other failures reschedule the task.
+func (e *Engine) commitTask(ctx context.Context, task store.Task, prog *program, apply func(x *txn) error) {
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		var children childSet
+		if children, err = e.childPrograms(ctx, prog); err != nil {
+			break
+		}
+		if err = e.transition(ctx, &task, prog, children, apply); !errors.Is(err, errStaleServing) {
+			break
+		}
+	}
 	if err != nil {
-		e.retryLater(dbctx, task, err)
+		e.retryLater(ctx, task, err)
 	}
 }
 
@@ -250,7 +263,7 @@ func (e *Engine) childPrograms(ctx context.Context, prog *program) (childSet, er
 	}
 	out := make(childSet, len(prog.Children))
 	for _, name := range prog.Children {
-		cp, err := e.newestProgram(ctx, name)
+		cp, err := e.startProgram(ctx, name) // confirmed by the child step (txn.child)
 		if err != nil {
 			if errors.Is(err, ErrNotFound) {
 				out[name] = childProgram{err: err} // the child step fails with it
