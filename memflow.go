@@ -40,7 +40,14 @@ type Config struct {
 	Logger *slog.Logger
 	// Clock replaces time.Now (tests). Default time.Now.
 	Clock func() time.Time
+	// Limits bounds what instances may do (descendants, child depth, loop
+	// iterations, history rows, task attempts, database timeouts); zero
+	// fields take the defaults listed in docs/engine.md.
+	Limits Limits
 }
+
+// Limits bounds what instances may do; see runtime.Limits.
+type Limits = runtime.Limits
 
 // Engine is an open memflow engine. It is safe for concurrent use.
 type Engine struct {
@@ -96,7 +103,7 @@ func Open(ctx context.Context, dbURL string, cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	acts := activities.NewRegistry()
-	rt, err := runtime.New(runtime.Config{Store: st, Activities: acts, Logger: cfg.Logger, Clock: cfg.Clock})
+	rt, err := runtime.New(runtime.Config{Store: st, Activities: acts, Logger: cfg.Logger, Clock: cfg.Clock, Limits: cfg.Limits})
 	if err != nil {
 		st.Close()
 		return nil, err

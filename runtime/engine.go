@@ -25,6 +25,7 @@ type Config struct {
 	Activities *activities.Registry // required
 	Logger     *slog.Logger         // default: discard
 	Clock      func() time.Time     // default: time.Now
+	Limits     Limits               // zero fields: the defaults (limits.go)
 }
 
 // Engine runs compiled programs on a store. It is safe for concurrent use.
@@ -33,6 +34,7 @@ type Engine struct {
 	acts *activities.Registry
 	log  *slog.Logger
 	now  func() time.Time
+	lim  Limits
 
 	mu     sync.RWMutex
 	newest map[string]*program // workflow name -> newest version loaded here
@@ -95,7 +97,10 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	return &Engine{st: cfg.Store, acts: cfg.Activities, log: cfg.Logger, now: cfg.Clock,
+	if err := cfg.Limits.defaults(); err != nil {
+		return nil, err
+	}
+	return &Engine{st: cfg.Store, acts: cfg.Activities, log: cfg.Logger, now: cfg.Clock, lim: cfg.Limits,
 		newest: map[string]*program{}, lastStart: map[string]*program{}, byVer: map[string]*program{}, running: newInflight()}, nil
 }
 
