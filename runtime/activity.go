@@ -39,22 +39,24 @@ func backoff(r *compiler.Retry, attempt int) time.Duration {
 }
 
 // runActivity runs the activity a task names, outside any transaction, then
-// commits its result (or failure) if the step still waits for it.
-func (e *Engine) runActivity(ctx, dbctx context.Context, task store.Task, p payload, job *store.Job, prog *program, cfg *WorkerConfig) {
+// commits its result (or failure) if the step still waits for it. The
+// task's lease is extended while the activity runs and while its result is
+// being committed; a claim that no longer holds the task commits nothing.
+func (e *Engine) runActivity(ctx context.Context, task store.Task, p payload, job *store.Job, prog *program, cfg *WorkerConfig) {
 	in, err := decodeInstance(job.State)
 	if err != nil {
-		e.retryLater(dbctx, task, err)
+		e.retryLater(task, err)
 		return
 	}
 	t := in.Threads[p.Thread]
 	if t == nil || t.Tick != p.Tick || t.Wait != waitActivity {
-		e.dropTask(dbctx, task) // already committed or abandoned
+		e.dropTask(task) // already committed or abandoned
 		return
 	}
 	x := &txn{prog: prog}
 	s := x.state(t)
 	if s == nil || s.Kind != compiler.KActivity {
-		e.dropTask(dbctx, task)
+		e.dropTask(task)
 		return
 	}
 	attempt := p.Attempt + task.Attempts
@@ -68,28 +70,41 @@ func (e *Engine) runActivity(ctx, dbctx context.Context, task store.Task, p payl
 		info.IdempotencyKey = fmt.Sprintf("%s/%s/%s/%d", job.ID, threadID, s.Label, info.Iteration)
 	}
 	var out json.RawMessage
-	var lost atomic.Bool // the heartbeat found the task held by another worker, or gone
+	var lost atomic.Bool // the heartbeat found the task held by another claim, or gone
+	var stopBeat func()
 	fn, ok := e.acts.Lookup(s.Activity)
-	if !ok {
+	switch {
+	case task.Attempts > 1 && attempt > maxAttempts(s):
+		// The claims before this one never finished (their workers
+		// stopped): the attempts are used up without a result.
+		err = fmt.Errorf("activity %s: attempt %d never finished (the worker running it stopped) and no attempts are left", s.Activity, attempt-1)
+		attempt--
+	case !ok:
 		err = fmt.Errorf("activity %q is not registered on worker", s.Activity)
-	} else {
+	default:
 		out, err = e.call(ctx, fn, info, p, func(cancel context.CancelFunc) func() {
-			return e.heartbeat(dbctx, task, cfg, func() { lost.Store(true); cancel() })
+			stopBeat = e.heartbeat(task, cfg, func() { lost.Store(true); cancel() })
+			return func() {}
 		})
 	}
+	if stopBeat != nil {
+		defer stopBeat() // the lease is kept until the result commits
+	}
 	if lost.Load() {
-		return // the task's outcome is no longer this worker's to commit
+		return // the task's outcome is no longer this claim's to commit
 	}
 	if ctx.Err() != nil {
 		// Shutdown: hand the work back as a fresh task; this claim is not an
 		// attempt.
 		p.Attempt = attempt - 1
-		rerr := e.st.InTx(dbctx, func(tx store.Tx) error {
-			ok, err := tx.DeleteTask(dbctx, task.ID)
-			if err != nil || !ok {
-				return err
-			}
-			return tx.EnqueueTasks(dbctx, []store.Task{{JobID: task.JobID, Queue: task.Queue, Kind: task.Kind, Payload: mustJSON(p)}})
+		_, rerr := withDB(e, func(dbctx context.Context) (bool, error) {
+			return false, e.st.InTx(dbctx, func(tx store.Tx) error {
+				ok, err := tx.DeleteTask(dbctx, task.ID, task.Attempts)
+				if err != nil || !ok {
+					return err
+				}
+				return tx.EnqueueTasks(dbctx, []store.Task{{JobID: task.JobID, Queue: task.Queue, Kind: task.Kind, Payload: mustJSON(p)}})
+			})
 		})
 		if rerr != nil {
 			e.log.Warn("release task at shutdown", "task", task.ID, "err", rerr)
@@ -117,7 +132,16 @@ func (e *Engine) runActivity(ctx, dbctx context.Context, task store.Task, p payl
 		x.activityFailed(t, s, p, attempt, err)
 		return nil
 	}
-	e.commitTask(dbctx, task, prog, apply)
+	e.commitTask(ctx, task, prog, lost.Load, apply)
+}
+
+// maxAttempts is the number of attempts s's retry policy allows.
+func maxAttempts(s *compiler.State) int {
+	policy := defaultRetry
+	if s.Retry != nil {
+		policy = *s.Retry
+	}
+	return max(policy.MaxAttempts, 1)
 }
 
 // activityFailed retries the attempt with back-off or fails the step.
@@ -173,11 +197,12 @@ func (e *Engine) call(ctx context.Context, fn activities.Func, info activities.I
 	return out, err
 }
 
-// heartbeat keeps task leased while its activity runs, by extending its
-// lease every cfg.Heartbeat. When this worker no longer holds the task
-// (another worker claimed it after the lease expired, or committed the
-// step) it cancels the activity. It returns a stop function.
-func (e *Engine) heartbeat(ctx context.Context, task store.Task, cfg *WorkerConfig, cancel context.CancelFunc) func() {
+// heartbeat keeps task leased by this claim, extending its lease every
+// cfg.Heartbeat (each extension with its own database timeout). When the
+// claim no longer holds the task (another claim took it after the lease
+// expired, this worker's own included, or the step was committed) it calls
+// lost. It returns a stop function.
+func (e *Engine) heartbeat(task store.Task, cfg *WorkerConfig, lost func()) func() {
 	if cfg.Heartbeat <= 0 {
 		return func() {}
 	}
@@ -193,18 +218,21 @@ func (e *Engine) heartbeat(ctx context.Context, task store.Task, cfg *WorkerConf
 				return
 			case <-tick.C:
 			}
-			held, err := e.st.ExtendLease(ctx, task.ID, task.Worker, e.now().Add(cfg.Lease))
+			held, err := withDB(e, func(ctx context.Context) (bool, error) {
+				return e.st.ExtendLease(ctx, task.ID, task.Worker, task.Attempts, e.now().Add(cfg.Lease))
+			})
 			if err != nil {
 				e.log.Warn("extend task lease", "task", task.ID, "err", err)
 				continue
 			}
 			if !held {
-				cancel()
+				lost()
 				return
 			}
 		}
 	}()
-	return func() { close(stop); <-done }
+	var once sync.Once
+	return func() { once.Do(func() { close(stop); <-done }) }
 }
 
 // inflight tracks running activities by instance so a cancel can stop them.

@@ -431,8 +431,11 @@ func mustJSON(v any) json.RawMessage {
 	return b
 }
 
-// Signal sends a signal to instance id. It is kept durably (as a task) and
-// delivered to the first wait of that name, now or later.
+// Signal sends a signal to instance id. It is delivered in the call's own
+// transaction, which locks the instance: to the oldest thread waiting for
+// that name (the thread then runs on a worker), or kept in the instance for
+// the first later wait of that name. Signals to one instance are thus
+// delivered in the order their calls commit, and need no worker to be kept.
 func (e *Engine) Signal(ctx context.Context, id, name string, data any) error {
 	_, raw, err := jsonify(data)
 	if err != nil {
@@ -441,43 +444,86 @@ func (e *Engine) Signal(ctx context.Context, id, name string, data any) error {
 	if name == "" {
 		return fmt.Errorf("signal to %q: empty name", id)
 	}
-	return e.st.InTx(ctx, func(tx store.Tx) error {
-		job, err := tx.GetJob(ctx, id, false)
-		if err != nil {
-			return fmt.Errorf("signal %s to %q: %w", name, id, err)
-		}
-		if job.Status != store.StatusRunning {
-			return fmt.Errorf("signal %s to %q: workflow is %s", name, id, job.Status)
-		}
-		return tx.EnqueueTasks(ctx, []store.Task{{JobID: id, Queue: job.TaskQueue, Kind: taskSignal,
-			Payload: mustJSON(payload{Name: name, Data: raw})}})
+	val, err := decodeValue(raw)
+	if err != nil {
+		return fmt.Errorf("signal %s to %q: data: %w", name, id, err)
+	}
+	return e.deliver(ctx, id, "signal "+name+" to", nil, func(x *txn) error {
+		x.deliverSignal(name, val)
+		return nil
 	})
 }
 
-// Hook starts hook on instance id with args (fire and forget).
+// Hook starts hook on instance id with args (fire and forget). The hook's
+// thread is created in the call's own transaction, so once Hook returns
+// the instance waits for the hook to end before it completes; its steps
+// run on a worker.
 func (e *Engine) Hook(ctx context.Context, id, hook string, args any) error {
+	return e.deliver(ctx, id, "hook "+hook+" on", func(p *program) error {
+		if p.Hooks[hook] == nil {
+			return fmt.Errorf("no such hook in workflow %s: %w", p.Name, ErrNotFound)
+		}
+		v, _, err := e.checkInput(p, hook, args)
+		args = v
+		return err
+	}, func(x *txn) error {
+		_, err := x.spawnHook(hook, args, nil, -1)
+		return err
+	})
+}
+
+// deliver applies fn to running instance id in a transaction of its own
+// and commits it, queueing a run task when fn made threads runnable (a
+// worker runs their steps). check, when set, vets the instance's program
+// before the transaction. A database error is retried on a fresh connection
+// while ctx allows.
+func (e *Engine) deliver(ctx context.Context, id, what string, check func(*program) error, fn func(x *txn) error) error {
 	job, err := e.st.GetJob(ctx, id)
 	if err != nil {
-		return fmt.Errorf("hook %s on %q: %w", hook, id, err)
+		return fmt.Errorf("%s %q: %w", what, id, err)
 	}
 	if job.Status != store.StatusRunning {
-		return fmt.Errorf("hook %s on %q: workflow is %s", hook, id, job.Status)
+		return fmt.Errorf("%s %q: workflow is %s", what, id, job.Status)
 	}
 	p, err := e.programFor(ctx, job.Flow, job.Version)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s %q: %w", what, id, err)
 	}
-	if p.Hooks[hook] == nil {
-		return fmt.Errorf("hook %s on %q: no such hook in workflow %s: %w", hook, id, job.Flow, ErrNotFound)
+	if check != nil {
+		if err := check(p); err != nil {
+			return fmt.Errorf("%s %q: %w", what, id, err)
+		}
 	}
-	_, raw, err := e.checkInput(p, hook, args)
-	if err != nil {
-		return fmt.Errorf("hook %s on %q: %w", hook, id, err)
-	}
-	return e.st.InTx(ctx, func(tx store.Tx) error {
-		return tx.EnqueueTasks(ctx, []store.Task{{JobID: id, Queue: job.TaskQueue, Kind: taskHook,
-			Payload: mustJSON(payload{Name: hook, Data: raw})}})
+	var status string
+	err = e.st.InTx(ctx, func(tx store.Tx) error {
+		status = ""
+		x, err := e.begin(ctx, tx, p, id, nil)
+		if err != nil {
+			return err
+		}
+		if x == nil {
+			job, err := tx.GetJob(ctx, id, false)
+			if err != nil {
+				return err
+			}
+			status = job.Status
+			return nil
+		}
+		if err := fn(x); err != nil {
+			return err
+		}
+		if len(x.runnable) > 0 {
+			x.task(taskRun, payload{}, time.Time{})
+		}
+		return x.commit()
 	})
+	if err != nil {
+		return fmt.Errorf("%s %q: %w", what, id, err)
+	}
+	if status != "" {
+		return fmt.Errorf("%s %q: workflow is %s", what, id, status)
+	}
+	return nil
 }
 
 // Cancel ends instance id with status cancelled, its hooks with it, and

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -19,6 +20,9 @@ func (x *txn) step(t *thread) {
 	}
 	env := x.env(t)
 	fail := func(err error) {
+		if errors.Is(err, errAborted) {
+			return // the transition is abandoned (txn.fault)
+		}
 		x.failStep(t, s, &stepError{Message: err.Error(), Type: errorType(err)})
 	}
 	if s.When != nil && !(s.Kind == compiler.KWhile && t.Loops[s.N] > 0) {

@@ -44,6 +44,8 @@ type payload struct {
 	Status    string          `json:"status,omitempty"`
 	Result    json.RawMessage `json:"result,omitempty"`
 	Error     string          `json:"error,omitempty"`
+	// Seq orders the signal tasks one transition sends to one instance.
+	Seq int `json:"seq,omitempty"`
 }
 
 func timerTask(jobID, queue string, p payload, due time.Time) store.Task {
@@ -74,8 +76,24 @@ type txn struct {
 	now        time.Time
 	fresh      bool // the instance is not written yet: commit inserts it
 	// abort, when set, makes commit fail with it so nothing is written
-	// (errStaleServing: a child's program must be resolved again).
-	abort error
+	// (errStaleServing: a child's program must be resolved again; a database
+	// error met inside a step, see fault).
+	abort  error
+	sigSeq int // signal tasks this transition sent to other instances
+}
+
+// errAborted is what a step returns after fault: the step neither fails nor
+// completes, because the whole transition is abandoned.
+var errAborted = errors.New("transition aborted")
+
+// fault abandons the transition because of err, a database (infrastructure)
+// error met inside a step: nothing of the transition is written, and the
+// task runs again; a flow's catch never sees such an error.
+func (x *txn) fault(err error) error {
+	if x.abort == nil {
+		x.abort = err
+	}
+	return errAborted
 }
 
 // begin locks job id and decodes its state. It returns nil (and no error)

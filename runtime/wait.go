@@ -70,13 +70,14 @@ func (x *txn) signal(t *thread, s *compiler.State, env *compiler.Env) error {
 	case errors.Is(err, store.ErrNotFound):
 		return typed("SignalUndeliverable", "%s: signal %q to workflow %q not delivered: no such workflow", s.Pos, name, to)
 	case err != nil:
-		return typed("SignalError", "%s: signal %q to workflow %q: %w", s.Pos, name, to, err)
+		return x.fault(err) // a database error: the transition runs again
 	case target.Status != store.StatusRunning:
 		return typed("SignalUndeliverable", "%s: signal %q to workflow %q not delivered: the workflow is %s", s.Pos, name, to, target.Status)
 	}
 	x.complete(t, s, nil)
+	x.sigSeq++
 	x.tasks = append(x.tasks, store.Task{JobID: to, Queue: target.TaskQueue, Kind: taskSignal,
-		Payload: mustJSON(payload{Name: name, Data: raw})})
+		Payload: mustJSON(payload{Name: name, Data: raw, Seq: x.sigSeq})})
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"sync"
 	"time"
 
@@ -53,9 +54,6 @@ func (c *WorkerConfig) defaults() error {
 	return nil
 }
 
-// dbTimeout bounds one database write made after shutdown began.
-const dbTimeout = 30 * time.Second
-
 // Work claims and runs tasks until ctx ends. At shutdown it stops claiming,
 // lets in-flight tasks finish for cfg.Grace, then cancels the activities
 // still running; their tasks return to the queue (or to lease expiry).
@@ -78,7 +76,7 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 	done := make(chan struct{}, cfg.Concurrency)
 	var wg sync.WaitGroup
 	inflight := 0
-	failures := 0
+	var down time.Time // when claims began failing (zero: they work)
 	lastCheck := time.Now()
 	// claim is set when there may be due tasks: at start, after a wakeup or
 	// a poll interval, or when the last claim filled every free slot. A
@@ -101,15 +99,19 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 			claim = false
 			lastClaim = time.Now()
 			drainWakeups(wake) // this claim sees every task they announced
-			tasks, err := e.st.ClaimTasks(ctx, store.ClaimParams{Queues: cfg.Queues, Limit: free,
+			cctx, cancel := context.WithTimeout(ctx, e.lim.DBTimeout)
+			tasks, err := e.st.ClaimTasks(cctx, store.ClaimParams{Queues: cfg.Queues, Limit: free,
 				Lease: cfg.Lease, Worker: cfg.ID, Now: e.now(), WithJobs: true})
+			cancel()
 			switch {
 			case err != nil && ctx.Err() == nil:
-				failures++
+				if down.IsZero() {
+					down = time.Now()
+				}
 				claim = true
 				e.log.Warn("claim tasks", "worker", cfg.ID, "err", err)
 			case err == nil:
-				failures = 0
+				down = time.Time{}
 			}
 			for _, t := range tasks {
 				inflight++
@@ -132,8 +134,10 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 			}
 		}
 		wait := cfg.Poll
-		if failures > 0 {
-			wait = min(cfg.Poll*time.Duration(failures), 30*time.Second)
+		if !down.IsZero() {
+			// The store is failing: try again soon, later the longer it
+			// has been down, so a brief outage costs little.
+			wait = min(outageDelay(time.Since(down)), cfg.Poll)
 		}
 		timer := time.NewTimer(wait)
 		select {
@@ -195,65 +199,124 @@ func drainWakeups(wake <-chan string) {
 }
 
 // handle processes one claimed task. ctx is cancelled only when the grace
-// period of a shutdown ends.
+// period of a shutdown ends; every database call made on the task's behalf
+// gets its own timeout (Limits.DBTimeout), so an activity may run as long as
+// its step allows and its result still commits.
 func (e *Engine) handle(ctx context.Context, task store.Task, cfg *WorkerConfig) {
-	dbctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
-	defer cancel()
+	defer func() {
+		if r := recover(); r != nil {
+			// A transition that panics fails this claim; after
+			// Limits.MaxTaskAttempts claims its instance fails.
+			e.log.Error("task handling panicked", "task", task.ID, "job", task.JobID, "kind", task.Kind, "panic", r)
+			e.retryLater(task, fmt.Errorf("handling panicked: %v", r))
+		}
+	}()
 	var p payload
 	if err := json.Unmarshal(task.Payload, &p); err != nil {
 		e.log.Error("drop task with bad payload", "task", task.ID, "job", task.JobID, "err", err)
-		e.dropTask(dbctx, task)
+		e.dropTask(task)
 		return
 	}
 	job, err := task.Job, error(nil) // read by the claim
 	if job == nil {
-		job, err = e.st.GetJob(dbctx, task.JobID)
+		job, err = withDB(e, func(ctx context.Context) (*store.Job, error) { return e.st.GetJob(ctx, task.JobID) })
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		e.dropTask(dbctx, task)
+		e.dropTask(task)
 		return
 	}
 	if err != nil {
-		e.retryLater(dbctx, task, err)
+		e.retryLater(task, err)
 		return
 	}
 	if job.Status != store.StatusRunning {
-		e.dropTask(dbctx, task)
+		e.dropTask(task)
 		return
 	}
-	prog, err := e.programFor(dbctx, job.Flow, job.Version)
+	prog, err := withDB(e, func(ctx context.Context) (*program, error) { return e.programFor(ctx, job.Flow, job.Version) })
 	if err != nil {
-		e.retryLater(dbctx, task, err)
+		e.retryLater(task, err)
+		return
+	}
+	if task.Kind != taskActivity && task.Attempts > e.lim.MaxTaskAttempts {
+		// Earlier claims of this task never finished: the workers handling
+		// it died or failed each time. Stop the instance instead of taking
+		// down one worker after another.
+		e.commitTask(ctx, task, prog, nil, func(x *txn) error {
+			x.endWorkflow(store.StatusFailed, nil, &stepError{Type: "InternalError", Step: x.runningStep(),
+				Message: fmt.Sprintf("%s task claimed %d times without finishing (limit %d): the workers handling it stopped or failed each time",
+					task.Kind, task.Attempts-1, e.lim.MaxTaskAttempts)})
+			return nil
+		})
 		return
 	}
 	if task.Kind == taskActivity {
-		e.runActivity(ctx, dbctx, task, p, job, prog, cfg)
+		e.runActivity(ctx, task, p, job, prog, cfg)
 		return
 	}
-	e.commitTask(dbctx, task, prog, func(x *txn) error {
-		return x.apply(task.Kind, p)
+	e.commitTask(ctx, task, prog, nil, func(x *txn) error {
+		return x.apply(&task, p)
 	})
+}
+
+// withDB runs fn with a context bounded by Limits.DBTimeout.
+func withDB[T any](e *Engine, fn func(ctx context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), e.lim.DBTimeout)
+	defer cancel()
+	return fn(ctx)
+}
+
+// outageDelay is how long to wait before trying the database again when it
+// has failed for the last down: short at first, longer the longer the
+// outage lasts, whatever the number of tries so far.
+func outageDelay(down time.Duration) time.Duration {
+	return min(max(down/4, 50*time.Millisecond), 5*time.Second)
 }
 
 // commitTask runs apply as task's transition, with the programs of the
 // workflows prog may start as children. A child resolved from this engine's
 // memory that no longer serves (another process loaded or removed it) aborts
-// the transition; it runs again at once with the child resolved afresh.
-// Other failures reschedule the task.
-func (e *Engine) commitTask(ctx context.Context, task store.Task, prog *program, apply func(x *txn) error) {
+// the transition; it runs again at once with the child resolved afresh. An
+// infrastructure failure (store.IsTransient) is tried again on a fresh
+// connection with a back-off that tracks the outage, for as long as lost
+// (nil: never) says the task is still this worker's and at most one lease;
+// other failures reschedule the task.
+func (e *Engine) commitTask(ctx context.Context, task store.Task, prog *program, lost func() bool, apply func(x *txn) error) {
+	began := time.Now()
+	var down time.Time // when the current outage began
+	for {
+		err := e.commitOnce(task, prog, apply)
+		if err == nil {
+			return
+		}
+		if !store.IsTransient(err) || (lost != nil && lost()) || time.Since(began) > e.lim.DBTimeout {
+			if lost == nil || !lost() {
+				e.retryLater(task, err)
+			}
+			return
+		}
+		if down.IsZero() {
+			down = time.Now()
+		}
+		e.log.Warn("commit failed; trying again", "task", task.ID, "job", task.JobID, "kind", task.Kind, "err", err)
+		pause(context.WithoutCancel(ctx), outageDelay(time.Since(down)))
+	}
+}
+
+func (e *Engine) commitOnce(task store.Task, prog *program, apply func(x *txn) error) error {
 	var err error
 	for attempt := 1; attempt <= 3; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), e.lim.DBTimeout)
 		var children childSet
-		if children, err = e.childPrograms(ctx, prog); err != nil {
-			break
+		if children, err = e.childPrograms(ctx, prog); err == nil {
+			err = e.transition(ctx, &task, prog, children, apply)
 		}
-		if err = e.transition(ctx, &task, prog, children, apply); !errors.Is(err, errStaleServing) {
+		cancel()
+		if !errors.Is(err, errStaleServing) {
 			break
 		}
 	}
-	if err != nil {
-		e.retryLater(ctx, task, err)
-	}
+	return err
 }
 
 // childPrograms resolves the workflows prog may start as children.
@@ -292,7 +355,7 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 			return err
 		}
 		if task != nil {
-			ok, err := tx.DeleteTask(ctx, task.ID)
+			ok, err := tx.DeleteTask(ctx, task.ID, task.Attempts)
 			if err != nil {
 				return err
 			}
@@ -324,17 +387,13 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 	return err
 }
 
-// apply handles one task kind on the locked instance.
-func (x *txn) apply(kind string, p payload) error {
-	switch kind {
+// apply handles one task on the locked instance.
+func (x *txn) apply(task *store.Task, p payload) error {
+	switch task.Kind {
 	case taskRun:
 		x.runAll()
 	case taskSignal:
-		data, err := decodeValue(p.Data)
-		if err != nil {
-			return fmt.Errorf("signal %s: decode data: %w", p.Name, err)
-		}
-		x.deliverSignal(p.Name, data)
+		return x.signals(*task, p)
 	case taskHook:
 		args, err := decodeValue(p.Data)
 		if err != nil {
@@ -362,9 +421,59 @@ func (x *txn) apply(kind string, p payload) error {
 	case taskTimer:
 		x.timer(p)
 	default:
-		return fmt.Errorf("unknown task kind %q", kind)
+		return fmt.Errorf("unknown task kind %q", task.Kind)
 	}
 	return nil
+}
+
+// signals delivers task's signal together with every other signal task of
+// the instance, in the order they were sent: by the time they were
+// enqueued, then by their place in the sending transition. Signals sent to
+// one instance are thus delivered in commit order, however workers claim
+// their tasks (a claim holding one of the others finds it gone).
+func (x *txn) signals(task store.Task, p payload) error {
+	others, err := x.tx.TakeTasks(x.ctx, x.job.ID, taskSignal)
+	if err != nil {
+		return err
+	}
+	type sent struct {
+		at time.Time
+		p  payload
+	}
+	all := []sent{{task.DueAt, p}}
+	for _, o := range others {
+		var op payload
+		if err := json.Unmarshal(o.Payload, &op); err != nil {
+			x.e.log.Error("drop signal task with bad payload", "task", o.ID, "job", o.JobID, "err", err)
+			continue
+		}
+		all = append(all, sent{o.DueAt, op})
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		if !all[i].at.Equal(all[j].at) {
+			return all[i].at.Before(all[j].at)
+		}
+		return all[i].p.Seq < all[j].p.Seq
+	})
+	for _, s := range all {
+		data, err := decodeValue(s.p.Data)
+		if err != nil {
+			return fmt.Errorf("signal %s: decode data: %w", s.p.Name, err)
+		}
+		x.deliverSignal(s.p.Name, data)
+	}
+	return nil
+}
+
+// runningStep names the step the main thread is at, for errors that end
+// the instance from outside any step.
+func (x *txn) runningStep() string {
+	if m := x.in.Threads[threadMain]; m != nil {
+		if s := x.state(m); s != nil {
+			return s.Label
+		}
+	}
+	return ""
 }
 
 // at returns the thread and state a task was made for, or nil when the
@@ -400,23 +509,38 @@ func (x *txn) timer(p payload) {
 	}
 }
 
-func (e *Engine) dropTask(ctx context.Context, task store.Task) {
-	err := e.st.InTx(ctx, func(tx store.Tx) error {
-		_, err := tx.DeleteTask(ctx, task.ID)
-		return err
+func (e *Engine) dropTask(task store.Task) {
+	_, err := withDB(e, func(ctx context.Context) (bool, error) {
+		return false, e.st.InTx(ctx, func(tx store.Tx) error {
+			_, err := tx.DeleteTask(ctx, task.ID, task.Attempts)
+			return err
+		})
 	})
 	if err != nil {
 		e.log.Warn("drop task", "task", task.ID, "job", task.JobID, "err", err)
 	}
 }
 
-// retryLater puts a task whose handling failed (a database error) back on
-// the queue with back-off; if even that fails, lease expiry brings it back.
-func (e *Engine) retryLater(ctx context.Context, task store.Task, cause error) {
-	delay := backoff(&compiler.Retry{InitialMS: 200, Coefficient: 2, MaxMS: 30000}, task.Attempts)
-	e.log.Warn("task failed; retrying", "task", task.ID, "job", task.JobID, "kind", task.Kind, "in", delay, "err", cause)
-	err := e.st.InTx(ctx, func(tx store.Tx) error {
-		return tx.RescheduleTask(ctx, task.ID, e.now().Add(delay))
+// retryLater puts a task whose handling failed back on the queue. An
+// infrastructure failure (store.IsTransient) does not count the claim as an
+// attempt and comes back after a short delay; any other failure counts and
+// backs off with the attempts. If even that write fails, lease expiry brings
+// the task back.
+func (e *Engine) retryLater(task store.Task, cause error) {
+	transient := store.IsTransient(cause)
+	delay := 200 * time.Millisecond
+	if !transient {
+		delay = backoff(&compiler.Retry{InitialMS: 200, Coefficient: 2, MaxMS: 30000}, task.Attempts)
+	}
+	e.log.Warn("task failed; retrying", "task", task.ID, "job", task.JobID, "kind", task.Kind, "in", delay, "transient", transient, "err", cause)
+	_, err := withDB(e, func(ctx context.Context) (bool, error) {
+		return false, e.st.InTx(ctx, func(tx store.Tx) error {
+			if transient {
+				_, err := tx.ReleaseTask(ctx, task.ID, task.Attempts, e.now().Add(delay))
+				return err
+			}
+			return tx.RescheduleTask(ctx, task.ID, e.now().Add(delay))
+		})
 	})
 	if err != nil {
 		e.log.Warn("reschedule task", "task", task.ID, "err", err)

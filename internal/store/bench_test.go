@@ -59,7 +59,7 @@ func benchTransition(b *testing.B, s store.Store) {
 			if err := tx.EnqueueTasks(ctx, next); err != nil {
 				return err
 			}
-			if ok, err := tx.DeleteTask(ctx, prev); err != nil || !ok {
+			if ok, err := tx.DeleteTask(ctx, prev, 0); err != nil || !ok {
 				b.Fatalf("delete task %d: %v %v", prev, ok, err)
 			}
 			prev = next[0].ID

@@ -516,8 +516,12 @@ func newTaskID() int64 {
 	}
 }
 
-func (t *sqlTx) DeleteTask(ctx context.Context, id int64) (bool, error) {
-	n, err := t.q.exec(ctx, `DELETE FROM tasks WHERE id = $1`, id)
+func (t *sqlTx) DeleteTask(ctx context.Context, id int64, attempts int) (bool, error) {
+	q, args := `DELETE FROM tasks WHERE id = $1`, []any{id}
+	if attempts > 0 {
+		q, args = `DELETE FROM tasks WHERE id = $1 AND attempts = $2`, []any{id, attempts}
+	}
+	n, err := t.q.exec(ctx, q, args...)
 	if err != nil {
 		return false, fmt.Errorf("delete task %d: %w", id, err)
 	}
@@ -534,6 +538,25 @@ func (t *sqlTx) RescheduleTask(ctx context.Context, id int64, dueAt time.Time) e
 		return fmt.Errorf("reschedule task %d: %w", id, ErrNotFound)
 	}
 	return nil
+}
+
+func (t *sqlTx) ReleaseTask(ctx context.Context, id int64, attempts int, dueAt time.Time) (bool, error) {
+	n, err := t.q.exec(ctx, `UPDATE tasks SET due_at = $3, lease_until = NULL, worker = NULL, attempts = attempts - 1
+WHERE id = $1 AND attempts = $2`, id, attempts, t.s.d.timeArg(dueAt))
+	if err != nil {
+		return false, fmt.Errorf("release task %d: %w", id, err)
+	}
+	return n > 0, nil
+}
+
+func (t *sqlTx) TakeTasks(ctx context.Context, jobID, kind string) ([]Task, error) {
+	out, err := scanTasks(t.q.query(ctx, `DELETE FROM tasks WHERE job_id = $1 AND kind = $2
+RETURNING `+taskCols, jobID, kind))
+	if err != nil {
+		return nil, fmt.Errorf("take %s tasks of job %q: %w", kind, jobID, err)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].DueAt.Before(out[j].DueAt) })
+	return out, nil
 }
 
 func (t *sqlTx) DeleteJobTasks(ctx context.Context, jobID string) error {

@@ -133,10 +133,12 @@ type Store interface {
 	ClaimTasks(ctx context.Context, p ClaimParams) ([]Task, error)
 
 	// ExtendLease moves the lease of a claimed task to until, only while
-	// worker still holds it (it claimed the task last and the task is not
-	// done). It returns false, changing nothing, when worker no longer holds
-	// it: another worker claimed it after the lease expired, or it is gone.
-	ExtendLease(ctx context.Context, taskID int64, worker string, until time.Time) (bool, error)
+	// that claim still holds it: worker claimed it last, and attempts (the
+	// task's Attempts as that claim returned it) is unchanged, so a worker
+	// that claimed the same task again after its own lease expired fences
+	// its older claim out. It returns false, changing nothing, when the
+	// claim no longer holds it: another claim took it, or it is gone.
+	ExtendLease(ctx context.Context, taskID int64, worker string, attempts int, until time.Time) (bool, error)
 
 	// Wakeups delivers a queue name when tasks were enqueued on it (LISTEN/
 	// NOTIFY on Postgres, in-process on SQLite). The channel closes when ctx
@@ -189,11 +191,22 @@ type Tx interface {
 	Apply(ctx context.Context, jobID string, cmds []Command) (json.RawMessage, error)
 
 	EnqueueTasks(ctx context.Context, tasks []Task) error
-	// DeleteTask removes a claimed task; false if it was already gone (another
-	// worker finished it), in which case the caller must roll back.
-	DeleteTask(ctx context.Context, id int64) (bool, error)
+	// DeleteTask removes a claimed task, only while the claim that returned
+	// it with Attempts == attempts holds it (attempts <= 0: any claim); false
+	// if it is gone or claimed again since (another claim handles it), in
+	// which case the caller must roll back.
+	DeleteTask(ctx context.Context, id int64, attempts int) (bool, error)
 	// RescheduleTask releases a claimed task to run again at dueAt.
 	RescheduleTask(ctx context.Context, id int64, dueAt time.Time) error
+	// ReleaseTask releases a claimed task to run again at dueAt without
+	// counting the claim as an attempt (its handling met an infrastructure
+	// error, not a fault of the task), only while the claim with that
+	// attempts count holds it; false when it does not.
+	ReleaseTask(ctx context.Context, id int64, attempts int, dueAt time.Time) (bool, error)
+	// TakeTasks removes and returns every task of job of the given kind,
+	// oldest due first (ties in the order they were enqueued is not
+	// guaranteed; callers order by payload).
+	TakeTasks(ctx context.Context, jobID, kind string) ([]Task, error)
 	// DeleteJobTasks removes every task of a job (cancel, completion).
 	DeleteJobTasks(ctx context.Context, jobID string) error
 

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,20 +16,28 @@ func testExtendLease(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	task := enqueue(t, s, store.Task{JobID: "a", Queue: "q", Kind: "activity", DueAt: now.Add(-time.Second)})[0]
+	attempts := map[string]int{} // each worker's latest claim
 	claim := func(worker string, at time.Time) []store.Task {
 		t.Helper()
 		got, err := s.ClaimTasks(ctx, store.ClaimParams{Queues: []string{"q"}, Limit: 10, Lease: time.Minute, Worker: worker, Now: at})
 		if err != nil {
 			t.Fatalf("ClaimTasks: %v", err)
 		}
+		for _, g := range got {
+			attempts[worker] = g.Attempts
+		}
 		return got
+	}
+	extendClaim := func(worker string, claimed int, until time.Time, want bool) {
+		t.Helper()
+		ok, err := s.ExtendLease(ctx, task.ID, worker, claimed, until)
+		if err != nil || ok != want {
+			t.Fatalf("ExtendLease(%d, %s, claim %d, %s) = %v, %v; want %v", task.ID, worker, claimed, until, ok, err, want)
+		}
 	}
 	extend := func(worker string, until time.Time, want bool) {
 		t.Helper()
-		ok, err := s.ExtendLease(ctx, task.ID, worker, until)
-		if err != nil || ok != want {
-			t.Fatalf("ExtendLease(%d, %s, %s) = %v, %v; want %v", task.ID, worker, until, ok, err, want)
-		}
+		extendClaim(worker, attempts[worker], until, want)
 	}
 	if got := claim("w1", now); len(got) != 1 || got[0].ID != task.ID {
 		t.Fatalf("claim = %+v, want task %d", got, task.ID)
@@ -47,12 +56,79 @@ func testExtendLease(t *testing.T, s store.Store) {
 		t.Fatalf("w1's refused extension kept the task: claim after w2's lease = %+v", got)
 	}
 	extend("w3", now.Add(time.Hour), true)
+	// w3 falls silent and claims its own task again: the older claim is
+	// fenced out by its attempt count, though the worker id is the same.
+	old := attempts["w3"]
+	if got := claim("w3", now.Add(2*time.Hour)); len(got) != 1 || got[0].Attempts != old+1 {
+		t.Fatalf("reclaim by the same worker = %+v, want attempt %d", got, old+1)
+	}
+	extendClaim("w3", old, now.Add(3*time.Hour), false)
+	extend("w3", now.Add(3*time.Hour), true)
 	tx(t, s, func(tx store.Tx) error {
-		_, err := tx.DeleteTask(ctx, task.ID)
+		if ok, err := tx.DeleteTask(ctx, task.ID, old); err != nil || ok {
+			t.Errorf("DeleteTask by the older claim = %v, %v; want false", ok, err)
+		}
+		return nil
+	})
+	tx(t, s, func(tx store.Tx) error {
+		ok, err := tx.DeleteTask(ctx, task.ID, attempts["w3"])
+		if err == nil && !ok {
+			t.Errorf("DeleteTask by the holding claim found nothing")
+		}
 		return err
 	})
-	extend("w3", now.Add(2*time.Hour), false)
-	if _, err := s.ExtendLease(ctx, task.ID, "", now); err == nil {
+	extend("w3", now.Add(4*time.Hour), false)
+	if _, err := s.ExtendLease(ctx, task.ID, "", 1, now); err == nil {
 		t.Errorf("ExtendLease with no worker succeeded")
+	}
+}
+
+// testReleaseAndTake pins ReleaseTask (a claim handed back without counting
+// as an attempt, only by the claim that holds it) and TakeTasks (every task
+// of one job and kind, removed and returned oldest due first).
+func testReleaseAndTake(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	task := enqueue(t, s, store.Task{JobID: "r", Queue: "rq", Kind: "run", DueAt: now.Add(-time.Second)})[0]
+	got, err := s.ClaimTasks(ctx, store.ClaimParams{Queues: []string{"rq"}, Limit: 1, Lease: time.Minute, Worker: "w", Now: now})
+	if err != nil || len(got) != 1 || got[0].Attempts != 1 {
+		t.Fatalf("claim = %+v, %v", got, err)
+	}
+	tx(t, s, func(tx store.Tx) error {
+		if ok, err := tx.ReleaseTask(ctx, task.ID, 2, now); err != nil || ok {
+			t.Errorf("ReleaseTask by a claim that does not hold it = %v, %v; want false", ok, err)
+		}
+		ok, err := tx.ReleaseTask(ctx, task.ID, 1, now)
+		if err == nil && !ok {
+			t.Errorf("ReleaseTask by the holding claim found nothing")
+		}
+		return err
+	})
+	got, err = s.ClaimTasks(ctx, store.ClaimParams{Queues: []string{"rq"}, Limit: 1, Lease: time.Minute, Worker: "w", Now: now})
+	if err != nil || len(got) != 1 || got[0].Attempts != 1 {
+		t.Fatalf("claim after release = %+v, %v; want the task again at attempt 1", got, err)
+	}
+
+	later := enqueue(t, s, store.Task{JobID: "k", Queue: "tq", Kind: "signal", DueAt: now.Add(2 * time.Second), Payload: []byte(`{"n":2}`)})
+	first := enqueue(t, s, store.Task{JobID: "k", Queue: "tq", Kind: "signal", DueAt: now.Add(time.Second), Payload: []byte(`{"n":1}`)})
+	enqueue(t, s, store.Task{JobID: "k", Queue: "tq", Kind: "timer", DueAt: now})
+	enqueue(t, s, store.Task{JobID: "other", Queue: "tq", Kind: "signal", DueAt: now})
+	tx(t, s, func(tx store.Tx) error {
+		taken, err := tx.TakeTasks(ctx, "k", "signal")
+		if err != nil {
+			return err
+		}
+		if len(taken) != 2 || taken[0].ID != first[0].ID || taken[1].ID != later[0].ID || !strings.Contains(string(taken[0].Payload), "1") {
+			t.Errorf("TakeTasks = %+v, want the two signal tasks of k, oldest due first", taken)
+		}
+		again, err := tx.TakeTasks(ctx, "k", "signal")
+		if err == nil && len(again) != 0 {
+			t.Errorf("TakeTasks twice = %+v, want none", again)
+		}
+		return err
+	})
+	left, err := s.ClaimTasks(ctx, store.ClaimParams{Queues: []string{"tq"}, Limit: 10, Lease: time.Minute, Worker: "w", Now: now.Add(time.Minute)})
+	if err != nil || len(left) != 2 {
+		t.Fatalf("tasks left after TakeTasks = %+v, %v; want the timer of k and the signal of other", left, err)
 	}
 }

@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Tasks", testTasks},
 		{"ClaimSkipLocked", testClaimSplit},
 		{"ExtendLease", testExtendLease},
+		{"ReleaseAndTake", testReleaseAndTake},
 		{"Wakeups", testWakeups},
 		{"History", testHistory},
 		{"FlowVersions", testFlowVersions},
@@ -446,11 +447,11 @@ func testTasks(t *testing.T, s store.Store) {
 		t.Errorf("claim any queue two hours later = %+v, want all three (the first's lease expired)", got)
 	}
 	tx(t, s, func(tx store.Tx) error {
-		ok, err := tx.DeleteTask(ctx, tasks[0].ID)
+		ok, err := tx.DeleteTask(ctx, tasks[0].ID, 0)
 		if err != nil || !ok {
 			t.Errorf("DeleteTask = %v, %v, want true", ok, err)
 		}
-		ok, err = tx.DeleteTask(ctx, tasks[0].ID)
+		ok, err = tx.DeleteTask(ctx, tasks[0].ID, 0)
 		if err != nil || ok {
 			t.Errorf("DeleteTask twice = %v, %v, want false", ok, err)
 		}
