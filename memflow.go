@@ -44,6 +44,15 @@ type Config struct {
 	// iterations, history rows, task attempts, database timeouts); zero
 	// fields take the defaults listed in docs/engine.md.
 	Limits Limits
+	// HTTPAllow is the allow-list of the built-in http.request: host
+	// names, host:port, *.domain, addresses and CIDR ranges. Empty: public
+	// addresses and loopback. Link-local and cloud metadata addresses are
+	// refused either way unless a CIDR entry inside them is listed. See
+	// activities.HTTPPolicy.
+	HTTPAllow []string
+	// HTTPMaxBody bounds the response body http.request reads, in bytes.
+	// Default activities.MaxHTTPResponse (1 MiB).
+	HTTPMaxBody int64
 }
 
 // Limits bounds what instances may do; see runtime.Limits.
@@ -88,6 +97,10 @@ func Open(ctx context.Context, dbURL string, cfg Config) (*Engine, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
+	acts, err := activities.NewRegistryWithHTTP(activities.HTTPPolicy{Allow: cfg.HTTPAllow, MaxBody: cfg.HTTPMaxBody})
+	if err != nil {
+		return nil, fmt.Errorf("open: %w", err)
+	}
 	if dbURL == "" {
 		dbURL = DefaultDatabaseFor(cfg.App)
 	}
@@ -102,7 +115,6 @@ func Open(ctx context.Context, dbURL string, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	acts := activities.NewRegistry()
 	rt, err := runtime.New(runtime.Config{Store: st, Activities: acts, Logger: cfg.Logger, Clock: cfg.Clock, Limits: cfg.Limits})
 	if err != nil {
 		st.Close()

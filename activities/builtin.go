@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,7 +14,8 @@ import (
 	"time"
 )
 
-// MaxHTTPResponse bounds the body http.request reads.
+// MaxHTTPResponse is the default bound on the body http.request reads
+// (HTTPPolicy.MaxBody changes it).
 const MaxHTTPResponse = 1 << 20
 
 type loggerKey struct{}
@@ -73,9 +75,8 @@ type HTTPResult struct {
 	Body    any               `json:"body"`
 }
 
-func defaultHTTPClient() *http.Client { return &http.Client{} }
-
-func httpActivity(client *http.Client) Func {
+func httpActivity(g *httpGuard) Func {
+	client := g.client()
 	return func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
 		var a HTTPArgs
 		if err := json.Unmarshal(raw, &a); err != nil {
@@ -122,17 +123,31 @@ func httpActivity(client *http.Client) Func {
 		for k, v := range a.Headers {
 			req.Header.Set(k, v)
 		}
+		if err := g.checkURL(req.URL); err != nil {
+			return nil, forbidden(req, err)
+		}
 		resp, err := client.Do(req)
 		if err != nil {
+			var f *HTTPForbiddenError
+			if errors.As(err, &f) {
+				return nil, forbidden(req, f)
+			}
 			return nil, fmt.Errorf("http.request %s %s: %w", req.Method, a.URL, err)
 		}
 		defer resp.Body.Close()
-		data, err := io.ReadAll(io.LimitReader(resp.Body, MaxHTTPResponse+1))
+		tooLarge := func() error {
+			return NonRetryable(&Error{Type: "ResponseTooLarge", Message: fmt.Sprintf(
+				"http.request %s %s: response body exceeds %d bytes (the worker's http max body)", req.Method, a.URL, g.maxBody)})
+		}
+		if resp.ContentLength > g.maxBody {
+			return nil, tooLarge()
+		}
+		data, err := io.ReadAll(io.LimitReader(resp.Body, g.maxBody+1))
 		if err != nil {
 			return nil, fmt.Errorf("http.request %s %s: read body: %w", req.Method, a.URL, err)
 		}
-		if len(data) > MaxHTTPResponse {
-			return nil, NonRetryable(&Error{Type: "ResponseTooLarge", Message: fmt.Sprintf("http.request %s %s: response body exceeds %d bytes", req.Method, a.URL, MaxHTTPResponse)})
+		if int64(len(data)) > g.maxBody {
+			return nil, tooLarge()
 		}
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
 			err := &Error{Type: "HTTPStatus", Message: fmt.Sprintf("http.request %s %s: status %d", req.Method, a.URL, resp.StatusCode)}
@@ -154,4 +169,9 @@ func httpActivity(client *http.Client) Func {
 		}
 		return json.Marshal(res)
 	}
+}
+
+// forbidden reports a refused host as a non-retryable HTTPForbidden error.
+func forbidden(req *http.Request, err error) error {
+	return NonRetryable(&Error{Type: "HTTPForbidden", Message: fmt.Sprintf("http.request %s %s: %v", req.Method, req.URL.Redacted(), err)})
 }

@@ -21,12 +21,26 @@ type Registry struct {
 }
 
 // NewRegistry returns a registry holding the built-in activities (`log` and
-// `http.request`).
+// `http.request`), http.request under the default HTTPPolicy.
 func NewRegistry() *Registry {
+	r, err := NewRegistryWithHTTP(HTTPPolicy{})
+	if err != nil {
+		panic(err) // the zero policy is valid
+	}
+	return r
+}
+
+// NewRegistryWithHTTP is NewRegistry with http.request under policy p. An
+// invalid allow-list entry or a negative MaxBody is an error naming it.
+func NewRegistryWithHTTP(p HTTPPolicy) (*Registry, error) {
+	g, err := newHTTPGuard(p)
+	if err != nil {
+		return nil, err
+	}
 	r := &Registry{funcs: map[string]Func{}}
 	r.funcs["log"] = logActivity
-	r.funcs["http.request"] = httpActivity(defaultHTTPClient())
-	return r
+	r.funcs["http.request"] = httpActivity(g)
+	return r, nil
 }
 
 var (

@@ -48,6 +48,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringSliceVar(&queues, "queue", nil, "task queues to serve (default all)")
 	cmd.Flags().IntVar(&concurrency, "concurrency", 10, "tasks in flight at once")
 	cmd.Flags().BoolVar(&watch, "watch", false, "reload flow files when they change")
+	g.http.add(cmd)
 	return cmd
 }
 

@@ -71,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 type globals struct {
 	db  string
 	app string
+
+	http httpFlags // worker and run only (httpflags.go)
 }
 
 func newRootCmd() *cobra.Command {
@@ -125,7 +127,12 @@ func (g *globals) url() string {
 // open opens the engine with the demo activities registered.
 func (g *globals) open(ctx context.Context, logw io.Writer) (*memflow.Engine, error) {
 	logger := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	eng, err := memflow.Open(ctx, g.url(), memflow.Config{App: g.app, Logger: logger})
+	if err := g.http.check(); err != nil {
+		return nil, err
+	}
+	maxBody, _ := g.http.maxBodyBytes()
+	eng, err := memflow.Open(ctx, g.url(), memflow.Config{App: g.app, Logger: logger,
+		HTTPAllow: g.http.allow, HTTPMaxBody: maxBody})
 	if err != nil {
 		return nil, err
 	}

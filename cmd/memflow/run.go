@@ -56,6 +56,7 @@ result as JSON on stdout. Other processes may signal or hook the instance meanwh
 	cmd.Flags().StringVar(&argsJSON, "args", "", "start arguments (JSON)")
 	cmd.Flags().StringVar(&id, "id", "", "workflow id (default: generated); an existing instance of this workflow is resumed")
 	cmd.Flags().BoolVar(&quiet, "quiet", false, "print no progress")
+	g.http.add(cmd)
 	return cmd
 }
 
