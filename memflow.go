@@ -82,6 +82,11 @@ var ErrIDTaken = runtime.ErrIDTaken
 // holding it.
 type IDTakenError = runtime.IDTakenError
 
+// StartUncertainError is a start whose commit may have landed although the
+// database failed before confirming it, and could not be asked afterwards:
+// the instance may exist under its ID.
+type StartUncertainError = runtime.StartUncertainError
+
 // Open opens the store at dbURL (provisioning it on first use) and returns
 // an engine with the built-in activities registered.
 func Open(ctx context.Context, dbURL string, cfg Config) (*Engine, error) {

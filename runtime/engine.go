@@ -245,16 +245,69 @@ type StartParams struct {
 // changes nothing (idempotent start); an id held by another workflow's
 // instance is an *IDTakenError.
 func (e *Engine) Start(ctx context.Context, p StartParams) (id string, created bool, err error) {
+	if p.ID == "" {
+		// Chosen before the first try, so that a start whose commit outcome
+		// is unknown can be looked up and tried again under the same id.
+		p.ID = newID()
+	}
+	began := time.Now()
+	var down time.Time
 	for attempt := 1; ; attempt++ {
 		id, created, err = e.start(ctx, p)
-		if !errors.Is(err, errStaleServing) || attempt == 3 {
+		switch {
+		case errors.Is(err, errStaleServing) && attempt < 3:
+			// Another load changed what serves since this engine last
+			// looked: resolve the name from the store again.
+			e.forgetStart(p.Workflow)
+			continue
+		case !store.IsTransient(err):
 			return id, created, err
 		}
-		// Another load changed what serves since this engine last looked:
-		// resolve the name from the store again.
-		e.forgetStart(p.Workflow)
+		// The database failed, maybe after the commit landed: find out by
+		// id before reporting, and start again only when nothing was written.
+		if down.IsZero() {
+			down = time.Now()
+		}
+		for {
+			job, gerr := e.st.GetJob(ctx, p.ID)
+			switch {
+			case gerr == nil && job.Flow == p.Workflow:
+				return p.ID, true, nil
+			case gerr == nil:
+				return "", false, fmt.Errorf("start %s: %w", p.Workflow, &IDTakenError{ID: p.ID, Workflow: job.Flow})
+			case errors.Is(gerr, store.ErrNotFound):
+			default:
+				if time.Since(began) < e.lim.DBTimeout && ctx.Err() == nil {
+					pause(ctx, outageDelay(time.Since(down)))
+					continue
+				}
+				return "", false, &StartUncertainError{ID: p.ID, Workflow: p.Workflow, Err: err}
+			}
+			break
+		}
+		if time.Since(began) >= e.lim.DBTimeout || ctx.Err() != nil {
+			return "", false, err // nothing was written
+		}
+		pause(ctx, outageDelay(time.Since(down)))
 	}
 }
+
+// StartUncertainError is a start whose commit may or may not have landed:
+// the database failed while committing and could not be asked afterwards.
+// The instance may exist under ID; look it up (or start again with the same
+// ID, which is idempotent) rather than starting without an id.
+type StartUncertainError struct {
+	ID       string
+	Workflow string
+	Err      error // the database error
+}
+
+func (e *StartUncertainError) Error() string {
+	return fmt.Sprintf("start %s: instance %q may have started (the database failed before confirming it; check with get %s, or start again with this id): %v",
+		e.Workflow, e.ID, e.ID, e.Err)
+}
+
+func (e *StartUncertainError) Unwrap() error { return e.Err }
 
 func (e *Engine) start(ctx context.Context, p StartParams) (id string, created bool, err error) {
 	prog, err := e.startProgram(ctx, p.Workflow)

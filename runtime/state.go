@@ -24,6 +24,9 @@ type instance struct {
 	// thread while hooks still run (nil: the workflow's result applies).
 	Returned  *returned `json:"returned,omitempty"`
 	StartedAt time.Time `json:"startedAt"`
+	// Events counts the history rows the instance has written (bounded by
+	// Limits.MaxHistory).
+	Events int `json:"events,omitempty"`
 }
 
 // childRef names a child instance (its queue receives the cancel task).

@@ -272,9 +272,13 @@ func (x *txn) while(t *thread, s *compiler.State, env *compiler.Env) error {
 		x.goTo(t, s.Next)
 		return nil
 	}
-	if s.MaxIterations > 0 && n >= s.MaxIterations {
+	if s.MaxIterations > 0 && n >= s.MaxIterations && s.MaxIterations <= x.e.lim.MaxLoopIterations {
 		delete(t.Loops, s.N)
 		return typed("MaxIterations", "%s: while loop exceeded maxIterations %d", s.Pos, s.MaxIterations)
+	}
+	if n >= x.e.lim.MaxLoopIterations {
+		delete(t.Loops, s.N)
+		return typed("LimitExceeded", "%s: while loop ran %d iterations, the engine's limit (Limits.MaxLoopIterations)", s.Pos, n)
 	}
 	if t.Loops == nil {
 		t.Loops = map[int]int{}

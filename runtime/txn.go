@@ -130,6 +130,12 @@ func (x *txn) commit() error {
 	if x.abort != nil {
 		return x.abort
 	}
+	if x.in.Events+len(x.events) > x.e.lim.MaxHistory && !x.ended {
+		x.endWorkflow(store.StatusFailed, nil, &stepError{Type: "LimitExceeded", Step: x.runningStep(),
+			Message: fmt.Sprintf("workflow %s wrote %d history rows, more than the limit of %d (Limits.MaxHistory)",
+				x.job.Flow, x.in.Events+len(x.events), x.e.lim.MaxHistory)})
+	}
+	x.in.Events += len(x.events)
 	state, err := json.Marshal(x.in)
 	if err != nil {
 		return fmt.Errorf("encode instance state: %w", err)
