@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io/fs"
@@ -36,7 +37,26 @@ func ValidateApp(app string) error {
 }
 
 // SchemaName is the Postgres schema of an app: the app id with '-' as '_'.
+// Two app ids that differ only in '-' versus '_' (team-a, team_a) share a
+// schema name; the schema records the app that provisioned it (table meta)
+// and refuses the other, so apps and schemas stay one to one.
 func SchemaName(app string) string { return strings.ReplaceAll(app, "-", "_") }
+
+// errOtherApp aborts provisioning when the schema or file holds another app.
+var errOtherApp = errors.New("holds another app")
+
+// claimApp records app as the schema's or file's app unless one is
+// recorded, and returns the recorded one.
+func claimApp(ctx context.Context, q querier, app string) (string, error) {
+	if _, err := q.exec(ctx, `INSERT INTO meta (key, value) VALUES ('app', $1) ON CONFLICT (key) DO NOTHING`, app); err != nil {
+		return "", fmt.Errorf("record app: %w", err)
+	}
+	var held string
+	if err := q.queryRow(ctx, `SELECT value FROM meta WHERE key = 'app'`).Scan(&held); err != nil {
+		return "", fmt.Errorf("read app: %w", err)
+	}
+	return held, nil
+}
 
 // Open opens (and provisions, idempotently) the store for app at url:
 // postgres:// or postgresql:// for Postgres; sqlite:PATH, sqlite://PATH or a
