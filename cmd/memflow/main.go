@@ -23,6 +23,7 @@ import (
 	"github.com/memflow/memflow"
 	"github.com/memflow/memflow/activities"
 	"github.com/memflow/memflow/flows/demo"
+	"github.com/memflow/memflow/internal/store"
 	"github.com/spf13/cobra"
 )
 
@@ -56,7 +57,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintln(stderr, "memflow:", err)
+	// Whatever produced the error, a database password never reaches the
+	// terminal or a log.
+	fmt.Fprintln(stderr, "memflow:", store.Redact(err.Error()))
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code

@@ -170,12 +170,12 @@ func openPostgres(ctx context.Context, url, app string, o options) (Store, error
 	schema := SchemaName(app)
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("open postgres %s: %w", redact(url), err)
+		return nil, fmt.Errorf("open postgres: %w", err)
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("open postgres %s: %w", redact(url), err)
+		return nil, fmt.Errorf("open postgres: %w", err)
 	}
 	b := &pgBackend{pgPool: pool, channel: wakeupChannel(schema), pending: map[string]bool{},
 		kick: make(chan struct{}, 1), notifyDone: make(chan struct{})}
@@ -203,7 +203,7 @@ func openPostgres(ctx context.Context, url, app string, o options) (Store, error
 	}
 	if err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("open postgres %s: provision schema %s: %w", redact(url), schema, err)
+		return nil, fmt.Errorf("open postgres: provision schema %s: %w", schema, err)
 	}
 	nctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	b.stopNotify = stop
