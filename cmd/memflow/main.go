@@ -127,7 +127,7 @@ func (g *globals) url() string {
 
 // open opens the engine with the demo activities registered.
 func (g *globals) open(ctx context.Context, logw io.Writer) (*memflow.Engine, error) {
-	logger := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger := slog.New(slog.NewTextHandler(redactingWriter{logw}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	eng, err := memflow.Open(ctx, g.url(), memflow.Config{App: g.app, Logger: logger})
 	if err != nil {
 		return nil, err
@@ -176,4 +176,16 @@ func printJSON(w io.Writer, v any) error {
 	}
 	_, err = fmt.Fprintln(w, string(b))
 	return err
+}
+
+// redactingWriter masks database passwords in what the engine logs (a
+// worker's log line can quote a database error). The slog handler writes one
+// whole record per call, so a password never straddles two writes.
+type redactingWriter struct{ w io.Writer }
+
+func (r redactingWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(r.w, store.Redact(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

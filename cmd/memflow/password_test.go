@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -52,5 +55,15 @@ func TestDatabasePasswordNeverPrinted(t *testing.T) {
 			check(t, code, out, errs, f.secret)
 			t.Logf("%s", errs)
 		})
+	}
+}
+
+// What the engine logs on the CLI's stderr is masked too.
+func TestEngineLogHidesPasswords(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(redactingWriter{&buf}, nil))
+	logger.Warn("claim failed", "err", errors.New("dial postgres://u:L0gS3cret@h/db?sslpassword=L0gS3cret2 failed"))
+	if got := buf.String(); strings.Contains(got, "L0gS3cret") || !strings.Contains(got, "postgres://u:xxxxx@h/db") {
+		t.Errorf("log line %q", got)
 	}
 }
