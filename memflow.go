@@ -112,7 +112,7 @@ func Open(ctx context.Context, dbURL string, cfg Config) (*Engine, error) {
 	if path, ok := strings.CutPrefix(dbURL, "sqlite:"); ok && !strings.HasPrefix(path, "//") {
 		if dir := filepath.Dir(path); dir != "." {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return nil, fmt.Errorf("open %s: %w", dbURL, err)
+				return nil, fmt.Errorf("open %s: %w", store.Redact(dbURL), err)
 			}
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/memflow/memflow"
 	"github.com/memflow/memflow/activities"
 	"github.com/memflow/memflow/flows/demo"
+	"github.com/memflow/memflow/internal/store"
 	"github.com/spf13/cobra"
 )
 
@@ -56,7 +57,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintln(stderr, "memflow:", err)
+	// Whatever produced the error, a database password never reaches the
+	// terminal or a log.
+	fmt.Fprintln(stderr, "memflow:", store.Redact(err.Error()))
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code
@@ -126,7 +129,7 @@ func (g *globals) url() string {
 
 // open opens the engine with the demo activities registered.
 func (g *globals) open(ctx context.Context, logw io.Writer) (*memflow.Engine, error) {
-	logger := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger := slog.New(slog.NewTextHandler(redactingWriter{logw}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if err := g.http.check(); err != nil {
 		return nil, err
 	}
@@ -180,4 +183,16 @@ func printJSON(w io.Writer, v any) error {
 	}
 	_, err = fmt.Fprintln(w, string(b))
 	return err
+}
+
+// redactingWriter masks database passwords in what the engine logs (a
+// worker's log line can quote a database error). The slog handler writes one
+// whole record per call, so a password never straddles two writes.
+type redactingWriter struct{ w io.Writer }
+
+func (r redactingWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(r.w, store.Redact(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

@@ -9,7 +9,10 @@
 // # Apps
 //
 // A store holds one app's data. On Postgres an app is a schema (SchemaName),
-// so apps share a database and never see each other's rows. An SQLite file
+// so apps share a database and never see each other's rows. The schema
+// records its app in its meta table like an SQLite file does, so the two app
+// ids whose schema names coincide (team-a and team_a) are never both let in:
+// the second is refused. An SQLite file
 // holds exactly one app: provisioning records the app in the file's meta
 // table (key 'app'), and opening the file for another app fails with
 // `sqlite file "x.db" holds app "memflow", not "other"` before anything is

@@ -195,15 +195,18 @@ func (d *dialect) findQuery(entityType string, f Filter, p FindParams) (string, 
 		}
 		b.WriteString(" AND (" + cond + ")")
 	}
+	if p.Limit < 0 {
+		return "", nil, fmt.Errorf("find %s: limit %d is negative (0 means the default, 100)", entityType, p.Limit)
+	}
+	if p.Offset < 0 {
+		return "", nil, fmt.Errorf("find %s: offset %d is negative", entityType, p.Offset)
+	}
 	limit := p.Limit
-	if limit <= 0 {
+	if limit == 0 {
 		limit = 100
 	}
 	if limit > maxFindLimit {
 		limit = maxFindLimit
-	}
-	if p.Offset < 0 {
-		return "", nil, fmt.Errorf("find %s: negative offset %d", entityType, p.Offset)
 	}
 	b.WriteString(" ORDER BY id LIMIT " + arg(limit) + " OFFSET " + arg(p.Offset))
 	return b.String(), args, nil

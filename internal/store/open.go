@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io/fs"
@@ -36,12 +37,40 @@ func ValidateApp(app string) error {
 }
 
 // SchemaName is the Postgres schema of an app: the app id with '-' as '_'.
+// Two app ids that differ only in '-' versus '_' (team-a, team_a) share a
+// schema name; the schema records the app that provisioned it (table meta)
+// and refuses the other, so apps and schemas stay one to one.
 func SchemaName(app string) string { return strings.ReplaceAll(app, "-", "_") }
+
+// errOtherApp aborts provisioning when the schema or file holds another app.
+var errOtherApp = errors.New("holds another app")
+
+// claimApp records app as the schema's or file's app unless one is
+// recorded, and returns the recorded one.
+func claimApp(ctx context.Context, q querier, app string) (string, error) {
+	if _, err := q.exec(ctx, `INSERT INTO meta (key, value) VALUES ('app', $1) ON CONFLICT (key) DO NOTHING`, app); err != nil {
+		return "", fmt.Errorf("record app: %w", err)
+	}
+	var held string
+	if err := q.queryRow(ctx, `SELECT value FROM meta WHERE key = 'app'`).Scan(&held); err != nil {
+		return "", fmt.Errorf("read app: %w", err)
+	}
+	return held, nil
+}
 
 // Open opens (and provisions, idempotently) the store for app at url:
 // postgres:// or postgresql:// for Postgres; sqlite:PATH, sqlite://PATH or a
-// bare path ending in .db for an SQLite file.
+// bare path ending in .db for an SQLite file. Its errors never carry a
+// password (see Redact).
 func Open(ctx context.Context, url, app string, opts ...Option) (Store, error) {
+	s, err := open(ctx, url, app, opts...)
+	if err != nil {
+		return nil, redactError(err)
+	}
+	return s, nil
+}
+
+func open(ctx context.Context, url, app string, opts ...Option) (Store, error) {
 	if err := ValidateApp(app); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -51,6 +80,9 @@ func Open(ctx context.Context, url, app string, opts ...Option) (Store, error) {
 	}
 	switch {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		if err := checkPostgresURL(url); err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
 		return openPostgres(ctx, url, app, o)
 	case strings.HasPrefix(url, "sqlite://"):
 		return openSQLite(ctx, strings.TrimPrefix(url, "sqlite://"), app, o)
@@ -58,22 +90,63 @@ func Open(ctx context.Context, url, app string, opts ...Option) (Store, error) {
 		return openSQLite(ctx, strings.TrimPrefix(url, "sqlite:"), app, o)
 	case strings.HasSuffix(url, ".db") && !strings.Contains(url, "://"):
 		return openSQLite(ctx, url, app, o)
+	case strings.Contains(url, "=") && !strings.Contains(url, "://"):
+		return nil, fmt.Errorf("open store: unsupported database url %q: keyword/value connection strings are not accepted, write it as a postgres:// URL", Redact(url))
 	}
-	return nil, fmt.Errorf("open store: unsupported database url %q (want postgres://..., sqlite:PATH or a path ending in .db)", redact(url))
+	return nil, fmt.Errorf("open store: unsupported database url %q (want postgres://..., sqlite:PATH or a path ending in .db)", Redact(url))
 }
 
-// redact hides a password in a URL for messages.
-func redact(url string) string {
-	at := strings.LastIndex(url, "@")
-	scheme := strings.Index(url, "://")
-	if at < 0 || scheme < 0 || at < scheme {
-		return url
+// checkPostgresURL refuses a Postgres URL that the driver would split
+// somewhere other than where its author meant, since the pieces then reach
+// the driver's messages as host names or parameter names: a password with
+// an unescaped '@' (postgres://u:p@ss@host) or '/' (postgres://u:p/ss@host),
+// or a query value with an unescaped '&' or '=' (?password=p&ss).
+func checkPostgresURL(url string) error {
+	_, rest, _ := strings.Cut(url, "://")
+	// As the driver reads it: the user info ends at the first '@' unless a
+	// '/' comes first; the host list runs to the first '/' or '?', the path
+	// to the first '?', and the query is '&'-separated key=value pairs.
+	if i := strings.IndexAny(rest, "@/"); i >= 0 && rest[i] == '@' {
+		rest = rest[i+1:]
 	}
-	creds := url[scheme+3 : at]
-	if i := strings.Index(creds, ":"); i >= 0 {
-		return url[:scheme+3] + creds[:i] + ":xxxxx" + url[at:]
+	hosts := rest
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		hosts = rest[:i]
 	}
-	return url
+	path, query, hasQuery := strings.Cut(rest[len(hosts):], "?")
+	switch {
+	case strings.Contains(hosts, "@"):
+		return fmt.Errorf("database url has more than one '@' before the host (write an '@' in the user name or password as %%40): %s", Redact(url))
+	case strings.Contains(path, "@"):
+		return fmt.Errorf("database url has an '@' after a '/' (write a '/' in the user name or password as %%2F, an '@' in the database name as %%40): %s", Redact(url))
+	}
+	if hasQuery {
+		for i, pair := range strings.Split(query, "&") {
+			if strings.Count(pair, "=") != 1 {
+				return fmt.Errorf("database url query parameter %d is not one key=value pair (write an '&' or '=' in a value as %%26 or %%3D): %s", i+1, Redact(url))
+			}
+		}
+	}
+	return nil
+}
+
+// redactedError is an error whose message has its passwords masked; the
+// error it wraps stays reachable for errors.Is and errors.As.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redactError masks the passwords in err's message.
+func redactError(err error) error {
+	msg := err.Error()
+	if red := Redact(msg); red != msg {
+		return &redactedError{msg: red, err: err}
+	}
+	return err
 }
 
 // lockKey derives the advisory lock key of a schema.

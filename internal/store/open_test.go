@@ -50,3 +50,45 @@ func TestOpenURLs(t *testing.T) {
 		t.Errorf("SchemaName(my-app) = %q", got)
 	}
 }
+
+// Open's errors never carry the password, whatever form it takes in the URL,
+// and a URL the driver would split other than as written is refused with a
+// message that says how to write it.
+func TestOpenErrorsHideThePassword(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct{ url, want string }{
+		{"postgres://postgres:Pa55w0rd@127.0.0.1:1/test", "failed to connect"},
+		{"postgres://postgres@127.0.0.1:1/test?sslmode=disable&password=Pa55w0rd", "failed to connect"},
+		{"postgres://postgres@127.0.0.1:1/test?password=Pa55w0rd&sslmode=disable", "failed to connect"},
+		{"postgres://postgres@127.0.0.1:1/test?sslpassword=Pa55w0rd&sslmode=disable", "failed to connect"},
+		{"postgres://postgres:Pa55:w0rd@127.0.0.1:1/test", "failed to connect"},
+		{"postgres://postgres:Pa55?w0rd@127.0.0.1:1/test", "failed to connect"},
+		{"postgres://postgres:Pa55@w0rd@127.0.0.1:1/test", "more than one '@' before the host (write an '@' in the user name or password as %40): postgres://postgres:xxxxx@127.0.0.1:1/test"},
+		{"postgres://postgres:Pa55/w0rd@127.0.0.1:1/test", "'@' after a '/' (write a '/' in the user name or password as %2F"},
+		{"postgres://postgres:Pa55?w0rd@x@127.0.0.1:1/test", "more than one '@' before the host"},
+		{"postgres://postgres@127.0.0.1:1/test?password=Pa55&w0rd", "query parameter 2 is not one key=value pair"},
+		{"postgres://postgres@127.0.0.1:1/test?password=Pa55=w0rd", "query parameter 1 is not one key=value pair"},
+		{"postgres://postgres:Pa55 w0rd@127.0.0.1:1/test", "unexpected spaces found in password"},
+		{"postgres://postgres:Pa55%zzw0rd@127.0.0.1:1/test", "invalid percent-encoded token in password"},
+		{"postgres://postgres:Pa55w0rd@127.0.0.1:port/test", "invalid port"},
+		{"host=127.0.0.1 port=1 user=postgres password=Pa55w0rd dbname=test", "keyword/value connection strings are not accepted"},
+		{"host=127.0.0.1 port=1 password='Pa55 w0rd' dbname=test", "keyword/value connection strings are not accepted"},
+		{"mysql://u:Pa55w0rd@127.0.0.1:1/test", "unsupported database url"},
+	}
+	for _, c := range cases {
+		s, err := store.Open(ctx, c.url, "app")
+		if err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded", c.url)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Open(%q) = %q, want %q", c.url, err, c.want)
+		}
+		for _, part := range []string{"Pa55", "w0rd"} {
+			if strings.Contains(err.Error(), part) {
+				t.Errorf("Open(%q) error shows %q: %v", c.url, part, err)
+			}
+		}
+	}
+}

@@ -170,15 +170,16 @@ func openPostgres(ctx context.Context, url, app string, o options) (Store, error
 	schema := SchemaName(app)
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("open postgres %s: %w", redact(url), err)
+		return nil, fmt.Errorf("open postgres: %w", err)
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("open postgres %s: %w", redact(url), err)
+		return nil, fmt.Errorf("open postgres: %w", err)
 	}
 	b := &pgBackend{pgPool: pool, channel: wakeupChannel(schema), pending: map[string]bool{},
 		kick: make(chan struct{}, 1), notifyDone: make(chan struct{})}
+	var held string
 	err = b.inTx(ctx, func(q querier) error {
 		if _, err := q.exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(b.channel)); err != nil {
 			return err
@@ -186,11 +187,23 @@ func openPostgres(ctx context.Context, url, app string, o options) (Store, error
 		if _, err := q.exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{schema}.Sanitize()); err != nil {
 			return err
 		}
-		return migrate(ctx, q, postgresDialect.name)
+		if err := migrate(ctx, q, postgresDialect.name); err != nil {
+			return err
+		}
+		var err error
+		held, err = claimApp(ctx, q, app)
+		if err == nil && held != app {
+			err = errOtherApp // roll back: nothing is written to another app's schema
+		}
+		return err
 	})
+	if errors.Is(err, errOtherApp) {
+		pool.Close()
+		return nil, fmt.Errorf("postgres schema %q holds app %q, not %q (app ids that differ only in '-' and '_' share a schema name; choose another app id)", schema, held, app)
+	}
 	if err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("open postgres %s: provision schema %s: %w", redact(url), schema, err)
+		return nil, fmt.Errorf("open postgres: provision schema %s: %w", schema, err)
 	}
 	nctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	b.stopNotify = stop

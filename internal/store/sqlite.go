@@ -71,21 +71,6 @@ func openSQLite(ctx context.Context, path, app string, o options) (Store, error)
 	return &sqlStore{d: &sqliteDialect, b: b, app: app, now: o.now}, nil
 }
 
-var errOtherApp = errors.New("file holds another app")
-
-// claimApp records app as the file's app unless one is recorded, and
-// returns the recorded one.
-func claimApp(ctx context.Context, q querier, app string) (string, error) {
-	if _, err := q.exec(ctx, `INSERT INTO meta (key, value) VALUES ('app', $1) ON CONFLICT (key) DO NOTHING`, app); err != nil {
-		return "", fmt.Errorf("record app: %w", err)
-	}
-	var held string
-	if err := q.queryRow(ctx, `SELECT value FROM meta WHERE key = 'app'`).Scan(&held); err != nil {
-		return "", fmt.Errorf("read app: %w", err)
-	}
-	return held, nil
-}
-
 // busyRetryWindow bounds how long inTx keeps retrying a BEGIN IMMEDIATE that
 // reports SQLITE_BUSY after busy_timeout (a writer in another connection or
 // process starved this one).

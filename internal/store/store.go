@@ -110,8 +110,8 @@ type Condition struct {
 
 // FindParams adds paging to Find.
 type FindParams struct {
-	Limit  int // 0: 100
-	Offset int
+	Limit  int // 0: 100; at most 10000; negative is an error
+	Offset int // negative is an error
 }
 
 // Store is one app's persistence (one Postgres schema, or one SQLite file).

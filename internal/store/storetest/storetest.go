@@ -694,6 +694,19 @@ func testFindErrors(t *testing.T, s store.Store) {
 			t.Errorf("Find(%q, %v) err = %v, want %q", b.entity, b.f, err, b.want)
 		}
 	}
+	paging := []struct {
+		p    store.FindParams
+		want string
+	}{
+		{store.FindParams{Limit: -1}, "find user: limit -1 is negative (0 means the default, 100)"},
+		{store.FindParams{Offset: -5}, "find user: offset -5 is negative"},
+		{store.FindParams{Limit: -1, Offset: -1}, "find user: limit -1 is negative"},
+	}
+	for _, pg := range paging {
+		if got, err := s.Find(ctx, "user", nil, pg.p); err == nil || !strings.HasPrefix(err.Error(), pg.want) {
+			t.Errorf("Find(user, %+v) = %d jobs, %v; want error %q", pg.p, len(got), err, pg.want)
+		}
+	}
 	if err := s.CreateIndex(ctx, "user", "a.b c"); err == nil || !errors.Is(err, store.ErrPath) {
 		t.Errorf("CreateIndex with a bad path: %v, want ErrPath", err)
 	}
