@@ -53,6 +53,9 @@ type Config struct {
 	// HTTPMaxBody bounds the response body http.request reads, in bytes.
 	// Default activities.MaxHTTPResponse (1 MiB).
 	HTTPMaxBody int64
+
+	// wrapStore, when set, wraps the opened store (tests inject faults).
+	wrapStore func(store.Store) store.Store
 }
 
 // Limits bounds what instances may do; see runtime.Limits.
@@ -119,6 +122,9 @@ func Open(ctx context.Context, dbURL string, cfg Config) (*Engine, error) {
 	st, err := store.Open(ctx, dbURL, cfg.App, store.WithClock(cfg.Clock))
 	if err != nil {
 		return nil, err
+	}
+	if cfg.wrapStore != nil {
+		st = cfg.wrapStore(st)
 	}
 	rt, err := runtime.New(runtime.Config{Store: st, Activities: acts, Logger: cfg.Logger, Clock: cfg.Clock, Limits: cfg.Limits})
 	if err != nil {

@@ -130,11 +130,7 @@ func (x *txn) commit() error {
 	if x.abort != nil {
 		return x.abort
 	}
-	if x.in.Events+len(x.events) > x.e.lim.MaxHistory && !x.ended {
-		x.endWorkflow(store.StatusFailed, nil, &stepError{Type: "LimitExceeded", Step: x.runningStep(),
-			Message: fmt.Sprintf("workflow %s wrote %d history rows, more than the limit of %d (Limits.MaxHistory)",
-				x.job.Flow, x.in.Events+len(x.events), x.e.lim.MaxHistory)})
-	}
+	x.checkHistory()
 	x.in.Events += len(x.events)
 	state, err := json.Marshal(x.in)
 	if err != nil {
@@ -267,9 +263,21 @@ func (x *txn) runAll() {
 	}
 }
 
+// checkHistory fails the instance once it has written more history rows
+// than Limits.MaxHistory allows; it reports whether it did.
+func (x *txn) checkHistory() bool {
+	if x.ended || x.in.Events+len(x.events) <= x.e.lim.MaxHistory {
+		return false
+	}
+	x.endWorkflow(store.StatusFailed, nil, &stepError{Type: "LimitExceeded", Step: x.runningStep(),
+		Message: fmt.Sprintf("workflow %s wrote %d history rows, more than the limit of %d (Limits.MaxHistory)",
+			x.job.Flow, x.in.Events+len(x.events), x.e.lim.MaxHistory)})
+	return true
+}
+
 // drain runs runnable threads until each blocks or ends.
 func (x *txn) drain() {
-	for len(x.runnable) > 0 && !x.ended && x.abort == nil {
+	for len(x.runnable) > 0 && !x.ended && x.abort == nil && !x.checkHistory() {
 		id := x.runnable[0]
 		x.runnable = x.runnable[1:]
 		t := x.in.Threads[id]
@@ -277,6 +285,9 @@ func (x *txn) drain() {
 			if t.State == compiler.End {
 				x.endThread(t)
 				break
+			}
+			if x.checkHistory() {
+				return
 			}
 			if x.budget--; x.budget < 0 {
 				// Long runs of non-blocking steps continue in a new transaction.
