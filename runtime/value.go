@@ -117,18 +117,22 @@ func decodeValue(b []byte) (any, error) {
 }
 
 // checkIntegers refuses a number written as a whole number (no fraction, no
-// exponent) that int64 cannot hold: it would otherwise turn into a rounded
-// float. path locates it for the message.
+// exponent) that int64 cannot hold, which would otherwise turn into a
+// rounded float, and a number too large for a float64. path locates it for
+// the message.
 func checkIntegers(v any, path []string) error {
 	switch t := v.(type) {
 	case json.Number:
+		at := jsonPath(path)
+		if at == "" {
+			at = "the top"
+		}
 		if _, err := t.Int64(); err != nil && !strings.ContainsAny(string(t), ".eE") {
-			at := jsonPath(path)
-			if at == "" {
-				at = "the top"
-			}
 			return fmt.Errorf("whole number %s at %s is outside the 64-bit integer range (%d to %d); send it as a string",
 				t, at, math.MinInt64, math.MaxInt64)
+		}
+		if f, err := t.Float64(); err != nil && math.IsInf(f, 0) {
+			return fmt.Errorf("number %s at %s is outside the range of a 64-bit float", t, at)
 		}
 	case []any:
 		for i, e := range t {
