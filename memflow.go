@@ -310,7 +310,9 @@ func (e *Engine) Result(ctx context.Context, id string) (json.RawMessage, error)
 		if check {
 			in, err := e.Get(ctx, id)
 			switch {
-			case err != nil && ctx.Err() == nil && store.IsTransient(err):
+			case err != nil && ctx.Err() != nil:
+				return nil, failing.ended(fmt.Sprintf("result of %q", id), ctx.Err())
+			case err != nil && store.IsTransient(err):
 				wait = failing.failed(err)
 			case err != nil:
 				return nil, err
