@@ -173,7 +173,7 @@ func readPayload(cmd *cobra.Command, flag, s string) ([]byte, error) {
 		r = f
 	default:
 		if len(s) > runtime.MaxPayload {
-			return nil, usageErr("--%s: %d bytes exceed the %d byte limit (4 MiB)", flag, len(s), runtime.MaxPayload)
+			return nil, usageErr("--%s: %d bytes exceed the %d byte limit (%d MiB)", flag, len(s), runtime.MaxPayload, runtime.MaxPayload>>20)
 		}
 		return []byte(s), nil
 	}
@@ -182,7 +182,7 @@ func readPayload(cmd *cobra.Command, flag, s string) ([]byte, error) {
 		return nil, usageErr("%s: %v", payloadName(flag, s), err)
 	}
 	if len(b) > runtime.MaxPayload {
-		return nil, usageErr("%s: more than the %d byte limit (4 MiB)", payloadName(flag, s), runtime.MaxPayload)
+		return nil, usageErr("%s: more than the %d byte limit (%d MiB)", payloadName(flag, s), runtime.MaxPayload, runtime.MaxPayload>>20)
 	}
 	return b, nil
 }
