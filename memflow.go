@@ -313,7 +313,10 @@ func (e *WorkflowError) Error() string {
 // cancelled instance gives a *WorkflowError. An end this engine commits is
 // seen at once, without reading the database; one committed by another
 // process is seen by polling (at most 200ms apart, or one to two seconds
-// apart while this engine runs a worker).
+// apart while this engine runs a worker). Transient database errors (a
+// dropped connection, a restarting server, a busy SQLite file) are retried
+// with back-off until ctx ends; the error then says for how long and gives
+// the last database error. An unknown id and other errors return at once.
 func (e *Engine) Result(ctx context.Context, id string) (json.RawMessage, error) {
 	if o, ok := e.rt.EndedHere(id); ok {
 		res, err, _ := outcome(id, o.Status, o.Result, o.Error)
@@ -331,23 +334,32 @@ func (e *Engine) Result(ctx context.Context, id string) (json.RawMessage, error)
 	if !e.rt.Working() {
 		delay, maxDelay = 10*time.Millisecond, 200*time.Millisecond
 	}
+	var failing retrying
 	for {
+		wait := delay
 		if check {
 			in, err := e.Get(ctx, id)
-			if err != nil {
+			switch {
+			case err != nil && ctx.Err() != nil:
+				return nil, failing.ended(fmt.Sprintf("result of %q", id), ctx.Err())
+			case err != nil && store.IsTransient(err):
+				wait = failing.failed(err)
+			case err != nil:
 				return nil, err
-			}
-			if res, err, done := outcome(id, in.Status, in.Result, in.Error); done {
-				e.rt.Forget(id)
-				return res, err
+			default:
+				failing = retrying{}
+				if res, err, done := outcome(id, in.Status, in.Result, in.Error); done {
+					e.rt.Forget(id)
+					return res, err
+				}
 			}
 		}
 		check = true
-		t := time.NewTimer(delay)
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("result of %q: %w", id, ctx.Err())
+			return nil, failing.ended(fmt.Sprintf("result of %q", id), ctx.Err())
 		case o := <-ended:
 			t.Stop()
 			if res, err, done := outcome(id, o.Status, o.Result, o.Error); done {
@@ -355,8 +367,41 @@ func (e *Engine) Result(ctx context.Context, id string) (json.RawMessage, error)
 			}
 		case <-t.C:
 		}
-		delay = min(delay*2, maxDelay)
+		if failing.since.IsZero() {
+			delay = min(delay*2, maxDelay)
+		}
 	}
+}
+
+// retrying tracks a run of transient database errors in a wait: when it
+// began, the last error and the next back-off.
+type retrying struct {
+	since   time.Time
+	last    error
+	backoff time.Duration
+}
+
+// failed records a transient error and returns how long to wait before the
+// next try: 50ms, doubling up to 2s.
+func (r *retrying) failed(err error) time.Duration {
+	if r.since.IsZero() {
+		r.since, r.backoff = time.Now(), 50*time.Millisecond
+	} else {
+		r.backoff = min(r.backoff*2, 2*time.Second)
+	}
+	r.last = err
+	return r.backoff
+}
+
+// ended is the error a wait ends with when ctx ends: ctx's error, or, while
+// database errors were being retried, how long that went on and the last of
+// them (wrapped, so the caller sees a database failure, not a timeout).
+func (r *retrying) ended(op string, ctxErr error) error {
+	if r.since.IsZero() {
+		return fmt.Errorf("%s: %w", op, ctxErr)
+	}
+	return fmt.Errorf("%s: the database kept failing for %s, retried until the wait ended (%v); last error: %w",
+		op, time.Since(r.since).Round(time.Millisecond), ctxErr, r.last)
 }
 
 // outcome turns an instance's status into Result's return values; done is
@@ -384,13 +429,16 @@ func Where(path string, value any) Condition { return Condition{Path: path, Op: 
 
 // FindOptions pages Find.
 type FindOptions struct {
-	Limit  int // default 100
-	Offset int
+	Limit  int // default 100 (0); negative is an error
+	Offset int // default 0; negative is an error
 }
 
 // Find lists instances of entityType whose entity documents match every
 // condition.
 func (e *Engine) Find(ctx context.Context, entityType string, where []Condition, opts FindOptions) ([]*Instance, error) {
+	if opts.Limit < 0 || opts.Offset < 0 {
+		return nil, fmt.Errorf("find %s: limit %d and offset %d must not be negative", entityType, opts.Limit, opts.Offset)
+	}
 	f := make(store.Filter, 0, len(where))
 	for _, c := range where {
 		op := c.Op

@@ -322,8 +322,8 @@ func (e *Engine) start(ctx context.Context, p StartParams) (id string, created b
 	if id == "" {
 		id = newID()
 	}
-	if len(id) > 200 {
-		return "", false, fmt.Errorf("start %s: workflow id of %d characters exceeds 200", p.Workflow, len(id))
+	if err := CheckID(id); err != nil {
+		return "", false, fmt.Errorf("start %s: %w", p.Workflow, err)
 	}
 	children, err := e.childPrograms(ctx, prog)
 	if err != nil {

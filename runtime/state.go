@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -159,7 +160,9 @@ func (in *instance) threadsByNum() []*thread {
 
 func decodeInstance(b []byte) (*instance, error) {
 	in := &instance{}
-	if err := json.Unmarshal(b, in); err != nil {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber() // whole numbers beyond 2^53 stay exact (normalize below)
+	if err := d.Decode(in); err != nil {
 		return nil, fmt.Errorf("decode instance state: %w", err)
 	}
 	if in.Threads == nil {

@@ -212,7 +212,7 @@ func (x *txn) commands(t *thread, s *compiler.State, env *compiler.Env) error {
 	}
 	ent, err := decodeValue(b)
 	if err != nil {
-		return err
+		return typed("CommandError", "%s: entity: %v", s.Pos, err)
 	}
 	if x.prog.entity != nil {
 		if err := x.prog.entity.Validate(ent); err != nil {

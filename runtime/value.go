@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/memflow/memflow/compiler"
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -20,10 +22,87 @@ import (
 // activity result, a signal's data, the entity document.
 const MaxPayload = 4 << 20
 
+// MaxDepth bounds how deeply one JSON value the runtime stores may nest
+// objects and arrays: `[]` and `{"a":1}` are one level deep, `{"a":[1]}` two.
+// Deeper start arguments, hook arguments, signal data, activity results and
+// entity documents are refused.
+const MaxDepth = 100
+
+// MaxIDBytes bounds a workflow instance id, in bytes of UTF-8.
+const MaxIDBytes = 200
+
+// CheckID reports whether id may name a workflow instance: 1 to MaxIDBytes
+// bytes of valid UTF-8 without control characters.
+func CheckID(id string) error {
+	switch {
+	case id == "":
+		return errors.New("workflow id is empty")
+	case len(id) > MaxIDBytes:
+		return fmt.Errorf("workflow id of %d bytes exceeds the %d byte limit", len(id), MaxIDBytes)
+	case !utf8.ValidString(id):
+		return fmt.Errorf("workflow id %q is not valid UTF-8", id)
+	}
+	for i, r := range id {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("workflow id %q holds control character %U at byte %d", id, r, i)
+		}
+	}
+	return nil
+}
+
+// CheckJSON reports whether b is one JSON value the runtime accepts: at
+// most MaxPayload bytes, nested at most MaxDepth levels, every whole number
+// written without fraction or exponent within the 64-bit integer range (so
+// it is kept exactly, never rounded to a float).
+func CheckJSON(b []byte) error {
+	if len(b) > MaxPayload {
+		return fmt.Errorf("value of %d bytes exceeds the %d byte limit", len(b), MaxPayload)
+	}
+	_, err := decodeValue(b)
+	return err
+}
+
+// checkDepth scans b without decoding it (so without recursion) and refuses
+// a value nested more than MaxDepth levels deep.
+func checkDepth(b []byte) error {
+	depth, deepest, inString, escaped := 0, 0, false, false
+	for _, c := range b {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '[', '{':
+			depth++
+			deepest = max(deepest, depth)
+		case ']', '}':
+			depth--
+		}
+	}
+	if deepest > MaxDepth {
+		return fmt.Errorf("value is nested %d levels deep; the limit is %d", deepest, MaxDepth)
+	}
+	return nil
+}
+
 // decodeValue decodes JSON with whole numbers as int (as expressions expect).
+// It refuses a value nested more than MaxDepth levels deep (before decoding
+// it) and a whole number beyond the 64-bit integer range.
 func decodeValue(b []byte) (any, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, nil
+	}
+	if err := checkDepth(b); err != nil {
+		return nil, err
 	}
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
@@ -31,7 +110,49 @@ func decodeValue(b []byte) (any, error) {
 	if err := d.Decode(&v); err != nil {
 		return nil, err
 	}
+	if err := checkIntegers(v, nil); err != nil {
+		return nil, err
+	}
 	return normalize(v), nil
+}
+
+// checkIntegers refuses a number written as a whole number (no fraction, no
+// exponent) that int64 cannot hold, which would otherwise turn into a
+// rounded float, and a number too large for a float64. path locates it for
+// the message.
+func checkIntegers(v any, path []string) error {
+	switch t := v.(type) {
+	case json.Number:
+		at := jsonPath(path)
+		if at == "" {
+			at = "the top"
+		}
+		if _, err := t.Int64(); err != nil && !strings.ContainsAny(string(t), ".eE") {
+			return fmt.Errorf("whole number %s at %s is outside the 64-bit integer range (%d to %d); send it as a string",
+				t, at, math.MinInt64, math.MaxInt64)
+		}
+		if f, err := t.Float64(); err != nil && math.IsInf(f, 0) {
+			return fmt.Errorf("number %s at %s is outside the range of a 64-bit float", t, at)
+		}
+	case []any:
+		for i, e := range t {
+			if err := checkIntegers(e, append(path, strconv.Itoa(i))); err != nil {
+				return err
+			}
+		}
+	case map[string]any:
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if err := checkIntegers(t[k], append(path, k)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // normalize turns json.Number values into int (whole numbers that fit) or

@@ -178,8 +178,8 @@ func (x *txn) child(t *thread, s *compiler.State, env *compiler.Env) error {
 		}
 		id = stringOf(v)
 	}
-	if id == "" || len(id) > 200 {
-		return typed("ChildError", "%s: child workflow id %q must have 1 to 200 characters", s.Pos, id)
+	if err := CheckID(id); err != nil {
+		return typed("ChildError", "%s: child %v", s.Pos, err)
 	}
 	args, raw, err := evalJSON(s.Args, env)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -76,7 +77,7 @@ func newStartCmd(g *globals) *cobra.Command {
 		Short: "Start a workflow (newest stored version) and print its id",
 		Args:  args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			input, err := parseJSON("args", argsJSON)
+			input, err := parseJSON(cmd, "args", argsJSON)
 			if err != nil {
 				return err
 			}
@@ -93,7 +94,7 @@ func newStartCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&argsJSON, "args", "", "start arguments (JSON)")
+	cmd.Flags().StringVar(&argsJSON, "args", "", "start arguments: JSON, @FILE, or - for standard input")
 	cmd.Flags().StringVar(&id, "id", "", "workflow id (default: generated; an existing instance of this workflow is returned as is, another workflow's is an error)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"id": ..., "workflow": ...} instead of the bare id`)
 	return cmd
@@ -106,7 +107,7 @@ func newHookCmd(g *globals) *cobra.Command {
 		Short: "Start a hook on a running instance's entity",
 		Args:  args(2, 2),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			input, err := parseJSON("args", argsJSON)
+			input, err := parseJSON(cmd, "args", argsJSON)
 			if err != nil {
 				return err
 			}
@@ -115,7 +116,7 @@ func newHookCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&argsJSON, "args", "", "hook arguments (JSON)")
+	cmd.Flags().StringVar(&argsJSON, "args", "", "hook arguments: JSON, @FILE, or - for standard input")
 	return cmd
 }
 
@@ -126,7 +127,7 @@ func newSignalCmd(g *globals) *cobra.Command {
 		Short: "Send a signal to an instance (kept until a wait receives it)",
 		Args:  args(2, 2),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			data, err := parseJSON("data", dataJSON)
+			data, err := parseJSON(cmd, "data", dataJSON)
 			if err != nil {
 				return err
 			}
@@ -135,7 +136,7 @@ func newSignalCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&dataJSON, "data", "", "signal data (JSON)")
+	cmd.Flags().StringVar(&dataJSON, "data", "", "signal data: JSON, @FILE, or - for standard input")
 	return cmd
 }
 
@@ -252,7 +253,10 @@ equalities, '{"status":"done"}', or a list of conditions,
 '[{"path":"confidence","op":">=","value":0.8}]' (ops: = != < <= > >=).`,
 		Args: args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			conds, err := parseWhere(where)
+			if limit < 1 {
+				return usageErr("find: --limit must be 1 or more, got %d", limit)
+			}
+			conds, err := parseWhere(cmd, where)
 			if err != nil {
 				return err
 			}
@@ -265,21 +269,35 @@ equalities, '{"status":"done"}', or a list of conditions,
 			})
 		},
 	}
-	cmd.Flags().StringVar(&where, "where", "", "filter: a JSON object of path: value equalities, or a list of {path, op, value}")
+	cmd.Flags().StringVar(&where, "where", "", "filter: a JSON object of path: value equalities, or a list of {path, op, value}; @FILE or - reads it")
 	cmd.Flags().IntVar(&limit, "limit", 100, "most instances to list")
 	return cmd
 }
 
-func parseWhere(s string) ([]memflow.Condition, error) {
+func parseWhere(cmd *cobra.Command, s string) ([]memflow.Condition, error) {
 	if s == "" {
 		return nil, nil
 	}
+	b, err := readPayload(cmd, "where", s)
+	if err != nil {
+		return nil, err
+	}
+	if !json.Valid(b) {
+		var v any
+		return nil, usageErr("--where must be a JSON object or list of {path, op, value}: %v", json.Unmarshal(b, &v))
+	}
+	// Numbers stay json.Number, so a whole number compares exactly.
+	decode := func(v any) error {
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber()
+		return d.Decode(v)
+	}
 	var list []memflow.Condition
-	if err := json.Unmarshal([]byte(s), &list); err == nil {
+	if err := decode(&list); err == nil {
 		return list, nil
 	}
 	var m map[string]any
-	if err := json.Unmarshal([]byte(s), &m); err != nil {
+	if err := decode(&m); err != nil {
 		return nil, usageErr("--where must be a JSON object or list of {path, op, value}: %v", err)
 	}
 	keys := make([]string, 0, len(m))

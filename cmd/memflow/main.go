@@ -9,6 +9,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,7 @@ import (
 	"github.com/memflow/memflow/activities"
 	"github.com/memflow/memflow/flows/demo"
 	"github.com/memflow/memflow/internal/store"
+	"github.com/memflow/memflow/runtime"
 	"github.com/spf13/cobra"
 )
 
@@ -49,8 +51,14 @@ func usageErr(format string, args ...any) error {
 
 // run executes the CLI and returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runIn(ctx, args, os.Stdin, stdout, stderr)
+}
+
+// runIn is run with stdin as the standard input (`--args -`).
+func runIn(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCmd()
 	root.SetArgs(args)
+	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
@@ -157,31 +165,93 @@ func (g *globals) withEngine(cmd *cobra.Command, fn func(ctx context.Context, en
 	return fn(ctx, eng)
 }
 
-// parseJSON reads a --args/--data flag value.
-func parseJSON(flag, s string) (any, error) {
+// readPayload reads a JSON flag's value: the text itself, @FILE for a
+// file's contents or - for standard input (payloads beyond the shell's
+// argument limit). At most runtime.MaxPayload bytes are read: a larger body
+// is refused before it is read whole.
+func readPayload(cmd *cobra.Command, flag, s string) ([]byte, error) {
+	var r io.Reader
+	switch {
+	case s == "-":
+		r = cmd.InOrStdin()
+	case strings.HasPrefix(s, "@"):
+		f, err := os.Open(s[1:])
+		if err != nil {
+			return nil, usageErr("--%s %s: %v", flag, s, err)
+		}
+		defer f.Close()
+		r = f
+	default:
+		if len(s) > runtime.MaxPayload {
+			return nil, usageErr("--%s: %d bytes exceed the %d byte limit (%d MiB)", flag, len(s), runtime.MaxPayload, runtime.MaxPayload>>20)
+		}
+		return []byte(s), nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r, runtime.MaxPayload+1))
+	if err != nil {
+		return nil, usageErr("%s: %v", payloadName(flag, s), err)
+	}
+	if len(b) > runtime.MaxPayload {
+		return nil, usageErr("%s: more than the %d byte limit (%d MiB)", payloadName(flag, s), runtime.MaxPayload, runtime.MaxPayload>>20)
+	}
+	return b, nil
+}
+
+// payloadName names a JSON flag and where its value came from in messages:
+// `--args`, `--args @big.json`, `--data - (standard input)`.
+func payloadName(flag, s string) string {
+	switch {
+	case s == "-":
+		return "--" + flag + " - (standard input)"
+	case strings.HasPrefix(s, "@"):
+		return "--" + flag + " " + s
+	}
+	return "--" + flag
+}
+
+// parseJSON reads a --args/--data flag value (see readPayload) and returns
+// it as raw JSON, so every number reaches the store exactly as written. It
+// refuses what the engine would: more than runtime.MaxDepth levels of
+// nesting, whole numbers beyond 64 bits.
+func parseJSON(cmd *cobra.Command, flag, s string) (any, error) {
 	if s == "" {
 		return nil, nil
 	}
-	var v any
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
-		return nil, usageErr("--%s is not valid JSON: %v", flag, err)
+	b, err := readPayload(cmd, flag, s)
+	if err != nil {
+		return nil, err
 	}
-	return v, nil
+	if !json.Valid(b) {
+		var v any
+		err := json.Unmarshal(b, &v)
+		return nil, usageErr("%s is not valid JSON: %v", payloadName(flag, s), err)
+	}
+	if err := runtime.CheckJSON(b); err != nil {
+		return nil, usageErr("%s: %v", payloadName(flag, s), err)
+	}
+	return json.RawMessage(b), nil
 }
 
-// printJSON writes v as indented JSON to stdout.
+// printJSON writes v as indented JSON to stdout; raw JSON keeps its numbers
+// exactly as stored.
 func printJSON(w io.Writer, v any) error {
+	var b []byte
 	if raw, ok := v.(json.RawMessage); ok {
-		var x any
-		if json.Unmarshal(raw, &x) == nil {
-			v = x
+		if len(raw) == 0 {
+			raw = json.RawMessage("null")
+		}
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, raw, "", "  "); err != nil {
+			return err
+		}
+		b = buf.Bytes()
+	} else {
+		var err error
+		if b, err = json.MarshalIndent(v, "", "  "); err != nil {
+			return err
 		}
 	}
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(w, string(b))
+	_, err := fmt.Fprintln(w, string(b))
 	return err
 }
 

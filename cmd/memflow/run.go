@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/memflow/memflow"
+	"github.com/memflow/memflow/internal/store"
 	"github.com/spf13/cobra"
 )
 
@@ -23,7 +24,7 @@ works on it in this process until it ends, printing each committed step on stder
 result as JSON on stdout. Other processes may signal or hook the instance meanwhile.`,
 		Args: args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			input, err := parseJSON("args", argsJSON)
+			input, err := parseJSON(cmd, "args", argsJSON)
 			if err != nil {
 				return err
 			}
@@ -93,17 +94,39 @@ func runToEnd(ctx context.Context, eng *memflow.Engine, id string, progress io.W
 	var seen int64
 	var start time.Time // when the instance started: the first event
 	delay := 20 * time.Millisecond
+	var failingSince time.Time // a run of transient database errors began
+	var backoff time.Duration
 	for {
 		// The status first: when it says ended, the history read next holds
 		// every event up to the end (they commit together).
 		in, err := eng.Get(ctx, id)
-		if err != nil {
-			return nil, err
+		var evs []memflow.Event
+		if err == nil {
+			evs, err = eng.History(ctx, id)
 		}
-		evs, err := eng.History(ctx, id)
 		if err != nil {
-			return nil, err
+			if ctx.Err() != nil || !store.IsTransient(err) {
+				return nil, err
+			}
+			// The database is restarting or dropped the connection: the
+			// workflow goes on, so wait it out (until interrupted).
+			if failingSince.IsZero() {
+				failingSince, backoff = time.Now(), 50*time.Millisecond
+				fmt.Fprintf(progress, "database error, retrying: %v\n", err)
+			} else {
+				backoff = min(backoff*2, 2*time.Second)
+			}
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, fmt.Errorf("interrupted after the database failed for %s (last error: %w); the instance %s resumes when a worker runs",
+					time.Since(failingSince).Round(time.Millisecond), err, id)
+			case <-t.C:
+			}
+			continue
 		}
+		failingSince = time.Time{}
 		fresh := false
 		for _, ev := range evs {
 			if start.IsZero() {
