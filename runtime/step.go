@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -114,6 +115,12 @@ func typed(typ string, format string, args ...any) error {
 func errorType(err error) string {
 	if te, ok := err.(*typedError); ok {
 		return te.typ
+	}
+	// An error that names its own type, anywhere in the chain (such as the
+	// compiler's LimitError, "LimitExceeded").
+	var named interface{ ErrorType() string }
+	if errors.As(err, &named) {
+		return named.ErrorType()
 	}
 	return "ExpressionError"
 }
