@@ -251,6 +251,9 @@ var checkedBuiltins = map[string]func(b *budget, args []any, orig func([]any) (a
 	"string": func(b *budget, args []any, orig func([]any) (any, error)) (any, error) {
 		if len(args) == 1 {
 			n, _ := jsonSize(args[0], MaxExprValueBytes, false)
+			if s, ok := args[0].(string); ok {
+				n = len(s)
+			}
 			if err := b.str(n, "string()"); err != nil {
 				return nil, err
 			}

@@ -33,8 +33,11 @@ const (
 
 	// MaxExprIterations bounds the iterations of the predicates (all, any,
 	// filter, map, reduce, count, sum, find..., groupBy, sortBy) one
-	// evaluation runs, nested loops multiplying.
-	MaxExprIterations = 1_000_000
+	// evaluation runs, nested loops multiplying. It is lower than
+	// MaxExprItems so that it, not MaxExprDuration, stops a long loop even on
+	// a slow machine: 100,000 iterations of a simple predicate take tens of
+	// milliseconds.
+	MaxExprIterations = 100_000
 
 	// MaxExprDuration bounds the time one evaluation may run its loops. It
 	// is a backstop: an expression within the other limits normally takes
