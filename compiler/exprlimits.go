@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/expr-lang/expr"
@@ -29,24 +30,37 @@ var budgetType = reflect.TypeOf(&budget{})
 
 // limitOptions are the expr options that install the checked operations.
 func limitOptions() []expr.Option {
-	opts := []expr.Option{expr.Patch(limitPatch{})}
-	opts = append(opts, checkedFunc("$add", add, new(func(*budget, any, any) any)))
-	opts = append(opts, checkedFunc("$concat", add, new(func(*budget, string, string) string)))
-	opts = append(opts, checkedFunc("$tick", tick, new(func(*budget) any)))
-	for name, fn := range checkedBuiltins {
-		opts = append(opts, overrideBuiltin(name, fn))
+	return []expr.Option{
+		expr.Patch(limitPatch{}),
+		func(c *conf.Config) {
+			for name, f := range limitFunctions() {
+				c.Functions[name] = f
+			}
+		},
 	}
-	return opts
 }
 
-func checkedFunc(name string, fn func(b *budget, args []any) (any, error), types ...any) expr.Option {
-	return expr.Function(name, func(args ...any) (any, error) {
+// limitFunctions are the checked functions, built once: they are never
+// changed, and building them costs as much as compiling an expression.
+var limitFunctions = sync.OnceValue(func() map[string]*builtin.Function {
+	c := conf.CreateNew()
+	expr.Function("$add", checked("$add", add), new(func(*budget, any, any) any))(c)
+	expr.Function("$concat", checked("$concat", add), new(func(*budget, string, string) string))(c)
+	expr.Function("$tick", checked("$tick", tick), new(func(*budget) any))(c)
+	for name, fn := range checkedBuiltins {
+		overrideBuiltin(name, fn)(c)
+	}
+	return c.Functions
+})
+
+func checked(name string, fn func(b *budget, args []any) (any, error)) func(args ...any) (any, error) {
+	return func(args ...any) (any, error) {
 		b, ok := args[0].(*budget)
 		if !ok {
 			return nil, fmt.Errorf("%s is internal to memflow", name)
 		}
 		return fn(b, args[1:])
-	}, types...)
+	}
 }
 
 // overrideBuiltin replaces builtin name by fn, with the builtin's own type
