@@ -136,6 +136,7 @@ func (c *loader) load(files []*dsl.File) *Catalogue {
 	for _, name := range c.hookOrder {
 		c.compileGraph(c.hooks[name])
 	}
+	c.checkSelfStart()
 	cat := &Catalogue{Programs: map[string]*Program{}}
 	for _, name := range c.wfOrder {
 		d := c.workflows[name]

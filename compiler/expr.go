@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
 )
@@ -41,6 +43,7 @@ func (e *Expr) compile() error {
 			expr.DisableBuiltin("now"),
 			expr.MaxNodes(MaxExprNodes),
 		}
+		opts = append(opts, limitOptions()...)
 		e.prog, e.err = expr.Compile(e.Src, opts...)
 		if e.err != nil {
 			e.err = fmt.Errorf("%s: %w", e.Pos, e.err)
@@ -59,8 +62,9 @@ func compileEnv(scope []string) types.Map {
 			"id": types.String, "name": types.String, "entity": types.String,
 			"taskQueue": types.String, "startedAt": types.TypeOf(time.Time{}),
 		},
-		"now":  types.TypeOf(func() time.Time { return time.Time{} }),
-		"uuid": types.TypeOf(func() string { return "" }),
+		"now":     types.TypeOf(func() time.Time { return time.Time{} }),
+		"uuid":    types.TypeOf(func() string { return "" }),
+		budgetVar: types.TypeOf(&budget{}),
 	}
 	for _, s := range scope {
 		env[s] = types.Any
@@ -94,13 +98,34 @@ func runEnv(env *Env, scope []string) map[string]any {
 	return m
 }
 
-// Eval evaluates the expression against env.
+// Eval evaluates the expression against env, within the limits of
+// limits.go: going over one is a *LimitError.
 func (e *Expr) Eval(env *Env) (any, error) {
+	return e.eval(env, &budget{})
+}
+
+// eval evaluates the expression, charging what it builds to b.
+func (e *Expr) eval(env *Env, b *budget) (any, error) {
 	if err := e.compile(); err != nil {
 		return nil, err
 	}
-	out, err := expr.Run(e.prog, runEnv(env, e.Scope))
+	m := runEnv(env, e.Scope)
+	m[budgetVar] = b
+	machine := vm.VM{MemoryBudget: MaxExprItems}
+	out, err := machine.Run(e.prog, m)
+	if err == nil {
+		err = b.charge(out)
+	}
 	if err != nil {
+		var hit *limitHit
+		if errors.As(err, &hit) {
+			return nil, &LimitError{Pos: e.Pos, Src: e.Src, Limit: hit.limit, Detail: hit.detail}
+		}
+		var fe *file.Error
+		if errors.As(err, &fe) && fe.Message == memoryBudgetMsg {
+			return nil, &LimitError{Pos: e.Pos, Src: e.Src, Limit: "MaxExprItems",
+				Detail: fmt.Sprintf("over %d list or map elements built", MaxExprItems)}
+		}
 		return nil, fmt.Errorf("%s: expression %q: %w", e.Pos, e.Src, err)
 	}
 	return out, nil
@@ -227,17 +252,18 @@ func (v *Value) Eval(env *Env) (any, error) {
 	if err := v.compile(); err != nil {
 		return nil, err
 	}
-	return v.eval(v.Raw, env)
+	// All the expressions of one template share one budget.
+	return v.eval(v.Raw, env, &budget{})
 }
 
-func (v *Value) eval(x any, env *Env) (any, error) {
+func (v *Value) eval(x any, env *Env, b *budget) (any, error) {
 	switch t := x.(type) {
 	case string:
-		return v.evalString(t, env)
+		return v.evalString(t, env, b)
 	case []any:
 		out := make([]any, len(t))
 		for i, e := range t {
-			r, err := v.eval(e, env)
+			r, err := v.eval(e, env, b)
 			if err != nil {
 				return nil, err
 			}
@@ -247,11 +273,11 @@ func (v *Value) eval(x any, env *Env) (any, error) {
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for k, e := range t {
-			kk, err := v.evalString(k, env)
+			kk, err := v.evalString(k, env, b)
 			if err != nil {
 				return nil, err
 			}
-			r, err := v.eval(e, env)
+			r, err := v.eval(e, env, b)
 			if err != nil {
 				return nil, err
 			}
@@ -263,27 +289,57 @@ func (v *Value) eval(x any, env *Env) (any, error) {
 	}
 }
 
-func (v *Value) evalString(s string, env *Env) (any, error) {
+func (v *Value) evalString(s string, env *Env, b *budget) (any, error) {
 	parts, ok := v.exprs[s]
 	if !ok {
 		return s, nil
 	}
 	if len(parts) == 1 && parts[0].expr != nil {
-		return parts[0].expr.Eval(env)
+		return parts[0].expr.eval(env, b)
 	}
-	var b strings.Builder
+	var out strings.Builder
+	var last *Expr
 	for _, p := range parts {
-		if p.expr == nil {
-			b.WriteString(p.lit)
-			continue
+		text := p.lit
+		if p.expr != nil {
+			last = p.expr
+			r, err := p.expr.eval(env, b)
+			if err != nil {
+				return nil, err
+			}
+			if text, err = stringifyLimited(r); err == nil && out.Len()+len(text) > MaxExprValueBytes {
+				err = b.str(out.Len()+len(text), "the template")
+			}
+			if err != nil {
+				var hit *limitHit
+				if errors.As(err, &hit) {
+					return nil, &LimitError{Pos: p.expr.Pos, Src: s, Limit: hit.limit, Detail: hit.detail}
+				}
+				return nil, err
+			}
 		}
-		r, err := p.expr.Eval(env)
-		if err != nil {
-			return nil, err
-		}
-		b.WriteString(stringify(r))
+		out.WriteString(text)
 	}
-	return b.String(), nil
+	if last != nil {
+		if err := b.str(out.Len(), "the template"); err != nil {
+			hit := err.(*limitHit)
+			return nil, &LimitError{Pos: last.Pos, Src: s, Limit: hit.limit, Detail: hit.detail}
+		}
+	}
+	return out.String(), nil
+}
+
+// stringifyLimited is stringify, refusing a value whose text would be over
+// MaxExprValueBytes before writing it.
+func stringifyLimited(x any) (string, error) {
+	switch x.(type) {
+	case nil, string, time.Time, fmt.Stringer, float64, float32, int, int64, int32, bool:
+	default:
+		if n, ok := jsonSize(x, MaxExprValueBytes, false); !ok {
+			return "", &limitHit{"MaxExprValueBytes", fmt.Sprintf("the template would write a value of over %s (at least %d bytes)", sizeOf(MaxExprValueBytes), n)}
+		}
+	}
+	return stringify(x), nil
 }
 
 func stringify(x any) string {

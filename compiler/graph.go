@@ -426,6 +426,10 @@ func (b *builder) step(st *State, n dsl.Node, next, catch int, sc *scope) {
 		st.Cond = b.expr(v, "while", sc)
 		if m, ok := get("maxIterations"); ok {
 			st.MaxIterations = b.positiveInt(m, "maxIterations")
+			if st.MaxIterations > MaxIterationsLimit {
+				c.errorf(m, "maxIterations %d is over the limit of %d iterations a while loop may declare", st.MaxIterations, MaxIterationsLimit)
+				st.MaxIterations = MaxIterationsLimit
+			}
 		} else {
 			c.errorf(act.Key, "while needs `maxIterations` (a bound on the loop)")
 		}

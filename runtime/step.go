@@ -119,6 +119,12 @@ func errorType(err error) string {
 	if te, ok := err.(*typedError); ok {
 		return te.typ
 	}
+	// An error that names its own type, anywhere in the chain (such as the
+	// compiler's LimitError, "LimitExceeded").
+	var named interface{ ErrorType() string }
+	if errors.As(err, &named) {
+		return named.ErrorType()
+	}
 	return "ExpressionError"
 }
 
