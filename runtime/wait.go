@@ -169,16 +169,15 @@ func (x *txn) child(t *thread, s *compiler.State, env *compiler.Env) error {
 		}
 		return err
 	}
-	id := fmt.Sprintf("%s.%s.%d", x.job.ID, s.Label, t.Visits[s.N])
+	id := "" // the next default id (startChild)
 	if s.WorkflowID != nil {
 		v, err := s.WorkflowID.Eval(env)
 		if err != nil {
 			return err
 		}
-		id = stringOf(v)
-	}
-	if id == "" || len(id) > 200 {
-		return typed("ChildError", "%s: child workflow id %q must have 1 to 200 characters", s.Pos, id)
+		if id = stringOf(v); id == "" || len(id) > maxIDLen {
+			return typed("ChildError", "%s: child workflow id %q must have 1 to %d characters", s.Pos, id, maxIDLen)
+		}
 	}
 	args, raw, err := evalJSON(s.Args, env)
 	if err != nil {
@@ -194,8 +193,8 @@ func (x *txn) child(t *thread, s *compiler.State, env *compiler.Env) error {
 	if await {
 		link = &parentLink{Job: x.job.ID, Queue: x.job.TaskQueue, Thread: t.ID, Tick: t.Tick}
 	}
-	created, err := x.e.insertJob(x.ctx, x.tx, cp, id, args, raw, link)
-	if err != nil {
+	id, created, err := x.startChild(s, cp, id, args, raw, link)
+	if err != nil || x.ended {
 		return err
 	}
 	if !created {
@@ -209,6 +208,80 @@ func (x *txn) child(t *thread, s *compiler.State, env *compiler.Env) error {
 	}
 	t.Wait = waitChild
 	return nil
+}
+
+// maxIDLen bounds a workflow id.
+const maxIDLen = 200
+
+// maxDefaultIDTries bounds how many default ids a child step tries when the
+// next ones are taken (by instances that chose such an id explicitly, or
+// that an instance started before default ids were numbered per instance).
+const maxDefaultIDTries = 100
+
+// startChild creates the child instance of step s, counted against the
+// descendants of this instance's root. id "" takes the next default id,
+// `<parent id>.<step label>.<n>` with n numbering the default-id children of
+// this instance, so every branch, iteration and hook run starts its own
+// child; a taken default id is skipped. A taken explicit id returns false,
+// counting nothing: the step joins that instance. So does one that the
+// tree's limits would refuse, so a join never fails on them. In a tree that
+// CancelTree closed, it cancels this instance instead.
+func (x *txn) startChild(s *compiler.State, cp *program, id string, args any, raw []byte, link *parentLink) (string, bool, error) {
+	lim := x.e.lim
+	pos := treePos{root: x.job.Root, parent: x.job.ID, depth: x.job.Depth + 1}
+	if pos.root == "" {
+		pos.root = x.job.ID
+	}
+	var refused error
+	if pos.depth > lim.MaxDepth {
+		refused = typed("LimitExceeded", "%s: child %s not started: it would be %d levels below its root workflow %q (limit %d)",
+			s.Pos, s.Workflow, pos.depth, pos.root, lim.MaxDepth)
+	} else if n, ok, err := x.tx.AddDescendant(x.ctx, pos.root, lim.MaxDescendants); errors.Is(err, store.ErrTreeClosed) {
+		// CancelTree is cancelling this tree: this instance goes too.
+		x.cancel(treeCancelled(pos.root))
+		return id, false, nil
+	} else if err != nil {
+		return id, false, err
+	} else if !ok {
+		refused = typed("LimitExceeded", "%s: child %s not started: root workflow %q already started %d descendants (limit %d)",
+			s.Pos, s.Workflow, pos.root, n, lim.MaxDescendants)
+	}
+	if refused != nil {
+		if id != "" {
+			if _, err := x.tx.GetJob(x.ctx, id, false); err == nil {
+				return id, false, nil
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return id, false, err
+			}
+		}
+		return id, false, refused
+	}
+	for try := 1; ; try++ {
+		cid := id
+		if id == "" {
+			x.in.NextChild++
+			cid = fmt.Sprintf("%s.%s.%d", x.job.ID, s.Label, x.in.NextChild)
+			if len(cid) > maxIDLen {
+				if err := x.tx.RemoveDescendant(x.ctx, pos.root); err != nil {
+					return cid, false, err
+				}
+				return cid, false, typed("ChildError", "%s: default child workflow id %q exceeds %d characters: give the step a shorter workflowId", s.Pos, cid, maxIDLen)
+			}
+		}
+		created, err := x.e.insertJob(x.ctx, x.tx, cp, cid, args, raw, link, pos)
+		if err != nil || created {
+			return cid, created, err
+		}
+		if id != "" || try == maxDefaultIDTries {
+			if err := x.tx.RemoveDescendant(x.ctx, pos.root); err != nil {
+				return cid, false, err
+			}
+			if id == "" {
+				return cid, false, typed("ChildError", "%s: no free default child workflow id after %d tries (last %q): give the step a workflowId", s.Pos, try, cid)
+			}
+			return cid, false, nil
+		}
+	}
 }
 
 // joinChild makes a child step whose workflow id already exists use that

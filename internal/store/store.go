@@ -15,6 +15,8 @@ var (
 	ErrCommand = errors.New("command cannot apply")
 	// ErrPath marks a malformed path. *PathError wraps it.
 	ErrPath = errors.New("invalid path")
+	// ErrTreeClosed marks a start under a root whose tree CloseTree closed.
+	ErrTreeClosed = errors.New("instance tree closed")
 )
 
 // Job statuses stored in jobs.status.
@@ -160,6 +162,9 @@ type Store interface {
 	// that one (id itself included only when it has it). ErrNotFound if id
 	// does not exist.
 	ListTree(ctx context.Context, id, status string) ([]Job, error)
+	// CloseTree makes every later AddDescendant under root fail with
+	// ErrTreeClosed (the tree is being cancelled). Idempotent.
+	CloseTree(ctx context.Context, root string) error
 	// CreateIndex makes a partial expression index on jobs for field (a
 	// dotted path) restricted to entity = entityType. Idempotent.
 	CreateIndex(ctx context.Context, entityType, field string) error
@@ -216,6 +221,7 @@ type Tx interface {
 	// already counts limit of them: then it changes nothing and returns
 	// false. It returns the count (after the addition when ok). Concurrent
 	// transactions adding to the same root are serialised on its counter.
+	// After CloseTree(root) it changes nothing and returns ErrTreeClosed.
 	AddDescendant(ctx context.Context, root string, limit int) (count int, ok bool, err error)
 	// RemoveDescendant takes back one AddDescendant of this transaction
 	// (the instance it counted was not created after all).

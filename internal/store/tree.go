@@ -57,7 +57,8 @@ func (t *sqlTx) AddDescendant(ctx context.Context, root string, limit int) (int,
 	}
 	var n int
 	err := t.q.queryRow(ctx, `INSERT INTO trees (root_id, descendants) VALUES ($1, 1)
-ON CONFLICT (root_id) DO UPDATE SET descendants = trees.descendants + 1 WHERE trees.descendants < $2
+ON CONFLICT (root_id) DO UPDATE SET descendants = trees.descendants + 1
+WHERE trees.descendants < $2 AND NOT trees.closed
 RETURNING descendants`, root, limit).Scan(&n)
 	if err == nil {
 		return n, true, nil
@@ -65,10 +66,23 @@ RETURNING descendants`, root, limit).Scan(&n)
 	if !isNoRows(err) {
 		return 0, false, fmt.Errorf("count descendants of %q: %w", root, err)
 	}
-	if err := t.q.queryRow(ctx, `SELECT descendants FROM trees WHERE root_id = $1`, root).Scan(&n); err != nil {
+	var closed bool
+	if err := t.q.queryRow(ctx, `SELECT descendants, closed FROM trees WHERE root_id = $1`, root).Scan(&n, &closed); err != nil {
 		return 0, false, fmt.Errorf("count descendants of %q: %w", root, err)
 	}
+	if closed {
+		return n, false, fmt.Errorf("start under %q: %w", root, ErrTreeClosed)
+	}
 	return n, false, nil
+}
+
+func (s *sqlStore) CloseTree(ctx context.Context, root string) error {
+	_, err := s.b.pool().exec(ctx, `INSERT INTO trees (root_id, descendants, closed) VALUES ($1, 0, true)
+ON CONFLICT (root_id) DO UPDATE SET closed = true`, root)
+	if err != nil {
+		return fmt.Errorf("close the tree of %q: %w", root, err)
+	}
+	return nil
 }
 
 func (t *sqlTx) RemoveDescendant(ctx context.Context, root string) error {

@@ -69,7 +69,8 @@ func testTree(t *testing.T, s store.Store) {
 
 // testDescendants pins the descendant counter: it stops at the limit,
 // RemoveDescendant takes one back, a rolled-back transaction counts nothing,
-// and concurrent transactions never pass the limit together.
+// a closed tree refuses every start, and concurrent transactions never pass
+// the limit together.
 func testDescendants(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	count := func(root string, limit, wantN int, wantOK bool) {
@@ -108,6 +109,22 @@ func testDescendants(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+
+	if err := s.CloseTree(ctx, "q"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CloseTree(ctx, "never-counted"); err != nil {
+		t.Fatal(err)
+	}
+	for _, root := range []string{"q", "never-counted"} {
+		tx(t, s, func(tx store.Tx) error {
+			if _, ok, err := tx.AddDescendant(ctx, root, 10); ok || !errors.Is(err, store.ErrTreeClosed) {
+				t.Errorf("AddDescendant(%s) after CloseTree = %v, %v; want ErrTreeClosed", root, ok, err)
+			}
+			return nil
+		})
+	}
+	count("r", 4, 4, true) // other trees stay open
 
 	const limit, tries = 5, 16
 	var wg sync.WaitGroup
