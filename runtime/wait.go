@@ -223,38 +223,39 @@ const maxDefaultIDTries = 100
 // `<parent id>.<step label>.<n>` with n numbering the default-id children of
 // this instance, so every branch, iteration and hook run starts its own
 // child; a taken default id is skipped. A taken explicit id returns false,
-// counting nothing: the step joins that instance. So does one that the
-// tree's limits would refuse, so a join never fails on them. In a tree that
-// CancelTree closed, it cancels this instance instead.
+// counting nothing: the step joins that instance, whatever the tree's
+// limits. In a tree that CancelTree closed, it cancels this instance
+// instead of starting one.
 func (x *txn) startChild(s *compiler.State, cp *program, id string, args any, raw []byte, link *parentLink) (string, bool, error) {
 	lim := x.e.lim
 	pos := treePos{root: x.job.Root, parent: x.job.ID, depth: x.job.Depth + 1}
 	if pos.root == "" {
 		pos.root = x.job.ID
 	}
-	var refused error
+	if id != "" {
+		// Joining an existing instance counts nothing; checked first so a
+		// join never locks the root's counter.
+		if _, err := x.tx.GetJob(x.ctx, id, false); err == nil {
+			return id, false, nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return id, false, err
+		}
+	}
 	if pos.depth > lim.MaxDepth {
-		refused = typed("LimitExceeded", "%s: child %s not started: it would be %d levels below its root workflow %q (limit %d)",
+		return id, false, typed("LimitExceeded", "%s: child %s not started: it would be %d levels below its root workflow %q (limit %d)",
 			s.Pos, s.Workflow, pos.depth, pos.root, lim.MaxDepth)
-	} else if n, ok, err := x.tx.AddDescendant(x.ctx, pos.root, lim.MaxDescendants); errors.Is(err, store.ErrTreeClosed) {
+	}
+	n, ok, err := x.tx.AddDescendant(x.ctx, pos.root, lim.MaxDescendants)
+	switch {
+	case errors.Is(err, store.ErrTreeClosed):
 		// CancelTree is cancelling this tree: this instance goes too.
 		x.cancel(treeCancelled(pos.root))
 		return id, false, nil
-	} else if err != nil {
+	case err != nil:
 		return id, false, err
-	} else if !ok {
-		refused = typed("LimitExceeded", "%s: child %s not started: root workflow %q already started %d descendants (limit %d)",
+	case !ok:
+		return id, false, typed("LimitExceeded", "%s: child %s not started: root workflow %q already started %d descendants (limit %d)",
 			s.Pos, s.Workflow, pos.root, n, lim.MaxDescendants)
-	}
-	if refused != nil {
-		if id != "" {
-			if _, err := x.tx.GetJob(x.ctx, id, false); err == nil {
-				return id, false, nil
-			} else if !errors.Is(err, store.ErrNotFound) {
-				return id, false, err
-			}
-		}
-		return id, false, refused
 	}
 	for try := 1; ; try++ {
 		cid := id
