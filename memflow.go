@@ -250,6 +250,13 @@ func (e *Engine) Signal(ctx context.Context, id, name string, data any) error {
 // Cancel cancels instance id, its hooks and its children.
 func (e *Engine) Cancel(ctx context.Context, id string) error { return e.rt.Cancel(ctx, id) }
 
+// CancelTree cancels instance id if it runs and every running instance
+// started under it (its children, theirs and so on, detached or not), also
+// when id already ended. It returns how many instances it cancelled.
+func (e *Engine) CancelTree(ctx context.Context, id string) (int, error) {
+	return e.rt.CancelTree(ctx, id)
+}
+
 // Status values of an Instance.
 const (
 	StatusRunning   = store.StatusRunning

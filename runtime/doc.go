@@ -116,6 +116,20 @@
 // fails the step (type IDTaken), as Start returns *IDTakenError for it: an
 // idempotent start never hands back another workflow's instance.
 //
+// A child without a workflowId gets `<parent>.<label>.<n>`, n counting the
+// default-id children of the parent (instance.NextChild, committed with the
+// transition), so every branch, iteration and hook run starts its own; a
+// taken default id is skipped, never joined.
+//
+// Every instance records its root (itself for a top-level start), parent
+// and depth (jobs.root_id, parent_id, depth). A child start counts against
+// its root's descendants (store.Tx.AddDescendant, a counter row locked in
+// the parent's transaction, so concurrent starts cannot pass the bound);
+// past Limits.MaxDescendants or Limits.MaxDepth the step fails with type
+// LimitExceeded. CancelTree (tree.go) closes a root's tree, so a child step
+// running in it afterwards cancels its own instance, then cancels the
+// tree's running instances in passes until none runs.
+//
 // Ending an instance enqueues cancel tasks for the children it awaited (a
 // step that can no longer take their result). A detached child (await:
 // false) is its own instance: it keeps running when its parent completes or

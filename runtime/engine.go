@@ -408,15 +408,23 @@ func queueOf(p *program) string {
 	return "default"
 }
 
+// treePos places a new instance in its tree of instances: under root
+// (itself when empty), started by parent ("" for a top-level start), depth
+// levels below root.
+type treePos struct {
+	root, parent string
+	depth        int
+}
+
 // insertJob writes a new instance, its first task and timeout timer.
-func (e *Engine) insertJob(ctx context.Context, tx store.Tx, p *program, id string, args any, raw []byte, parent *parentLink) (bool, error) {
-	return e.writeJob(ctx, tx, p, id, args, raw, parent, true)
+func (e *Engine) insertJob(ctx context.Context, tx store.Tx, p *program, id string, args any, raw []byte, parent *parentLink, pos treePos) (bool, error) {
+	return e.writeJob(ctx, tx, p, id, args, raw, parent, pos, true)
 }
 
 // writeJob writes a new instance and its timeout timer, and with run the
 // task that runs its first steps (without, the caller runs them in tx).
-func (e *Engine) writeJob(ctx context.Context, tx store.Tx, p *program, id string, args any, raw []byte, parent *parentLink, run bool) (bool, error) {
-	job, in, tasks, started := e.newJob(p, id, args, raw, parent)
+func (e *Engine) writeJob(ctx context.Context, tx store.Tx, p *program, id string, args any, raw []byte, parent *parentLink, pos treePos, run bool) (bool, error) {
+	job, in, tasks, started := e.newJob(p, id, args, raw, parent, pos)
 	state, err := json.Marshal(in)
 	if err != nil {
 		return false, err
@@ -439,14 +447,18 @@ func (e *Engine) writeJob(ctx context.Context, tx store.Tx, p *program, id strin
 
 // newJob makes a new instance of p: its row (State left to the caller), its
 // cursor, its timeout timer and its "started" history event.
-func (e *Engine) newJob(p *program, id string, args any, raw []byte, parent *parentLink) (*store.Job, *instance, []store.Task, store.HistoryEvent) {
+func (e *Engine) newJob(p *program, id string, args any, raw []byte, parent *parentLink, pos treePos) (*store.Job, *instance, []store.Task, store.HistoryEvent) {
 	now := e.now()
 	in := newInstance(now)
 	in.Parent = parent
 	in.newThread(threadMain, "", p.Workflow.Entry, args)
 	q := queueOf(p)
 	job := &store.Job{ID: id, Entity: p.Entity, Context: json.RawMessage("{}"), Status: store.StatusRunning,
-		Flow: p.Name, Version: p.Version, TaskQueue: q, Input: raw, CreatedAt: now, UpdatedAt: now}
+		Flow: p.Name, Version: p.Version, TaskQueue: q, Input: raw, CreatedAt: now, UpdatedAt: now,
+		Root: pos.root, Parent: pos.parent, Depth: pos.depth}
+	if job.Root == "" {
+		job.Root = id
+	}
 	var tasks []store.Task
 	if p.Workflow.TimeoutMS > 0 {
 		tasks = append(tasks, timerTask(id, q, payload{Timer: timerWorkflow},
@@ -460,7 +472,7 @@ func (e *Engine) newJob(p *program, id string, args any, raw []byte, parent *par
 // newRun is a transition of an instance not yet written: its commit inserts
 // it (or fails with errExists when the id is taken).
 func (e *Engine) newRun(ctx context.Context, tx store.Tx, p *program, id string, args any, raw []byte, children childSet) (*txn, error) {
-	job, in, tasks, started := e.newJob(p, id, args, raw, nil)
+	job, in, tasks, started := e.newJob(p, id, args, raw, nil, treePos{})
 	ent, err := decodeValue(job.Context)
 	if err != nil {
 		return nil, err
@@ -581,36 +593,55 @@ func (e *Engine) deliver(ctx context.Context, id, what string, check func(*progr
 
 // Cancel ends instance id with status cancelled, its hooks with it, and
 // cancels its running children. Cancelling an ended instance is an error
-// unless it was already cancelled.
+// unless it was already cancelled; CancelTree reaches the instances it
+// started all the same.
 func (e *Engine) Cancel(ctx context.Context, id string) error {
 	job, err := e.st.GetJob(ctx, id)
 	if err != nil {
 		return fmt.Errorf("cancel %q: %w", id, err)
 	}
+	status, err := e.cancelJob(ctx, job, "cancelled")
+	if err != nil {
+		return fmt.Errorf("cancel %q: %w", id, err)
+	}
+	if status != store.StatusCancelled {
+		return fmt.Errorf("cancel %q: workflow already %s", id, status)
+	}
+	return nil
+}
+
+// cancelJob ends job as cancelled (reason: its error message) if it still
+// runs, and stops its activities running in this process. It returns the
+// job's status afterwards: cancelled, or how it ended before.
+func (e *Engine) cancelJob(ctx context.Context, job *store.Job, reason string) (string, error) {
 	p, err := e.programFor(ctx, job.Flow, job.Version)
 	if err != nil {
-		return err
+		return "", err
 	}
 	var ended *store.Job
 	err = e.st.InTx(ctx, func(tx store.Tx) error {
 		ended = nil
-		x, err := e.begin(ctx, tx, p, id, nil)
+		x, err := e.begin(ctx, tx, p, job.ID, nil)
 		if err != nil || x == nil {
 			return err
 		}
-		x.cancel("cancelled")
+		x.cancel(reason)
 		ended = x.job
 		return x.commit()
 	})
 	if err != nil {
-		return fmt.Errorf("cancel %q: %w", id, err)
+		return "", err
 	}
 	if ended != nil {
 		e.ends.ended(ended)
 	}
-	e.running.cancelJob(id)
-	if j, err := e.st.GetJob(ctx, id); err == nil && j.Status != store.StatusCancelled {
-		return fmt.Errorf("cancel %q: workflow already %s", id, j.Status)
+	e.running.cancelJob(job.ID)
+	if ended != nil {
+		return ended.Status, nil
 	}
-	return nil
+	j, err := e.st.GetJob(ctx, job.ID)
+	if err != nil {
+		return "", err
+	}
+	return j.Status, nil
 }

@@ -15,6 +15,10 @@ type instance struct {
 	// NextThread numbers threads in creation order ("main" is 0).
 	NextThread int                `json:"nextThread"`
 	Threads    map[string]*thread `json:"threads"`
+	// NextChild numbers the children started with a default id, across
+	// every thread, so each child step, branch, iteration and hook run
+	// starts its own (absent in states written before: 0).
+	NextChild int `json:"nextChild,omitempty"`
 	// Signals holds signals received before anyone waited, by name, oldest
 	// first.
 	Signals  map[string][]any `json:"signals,omitempty"`

@@ -168,18 +168,18 @@ func (x *txn) child(t *thread, s *compiler.State, env *compiler.Env) error {
 			x.abort = err
 			return nil
 		}
-		return err
+		return x.fault(err)
 	}
-	id := fmt.Sprintf("%s.%s.%d", x.job.ID, s.Label, t.Visits[s.N])
+	id := "" // the next default id (startChild)
 	if s.WorkflowID != nil {
 		v, err := s.WorkflowID.Eval(env)
 		if err != nil {
 			return err
 		}
 		id = stringOf(v)
-	}
-	if err := CheckID(id); err != nil {
-		return typed("ChildError", "%s: child %v", s.Pos, err)
+		if err := CheckID(id); err != nil {
+			return typed("ChildError", "%s: child %v", s.Pos, err)
+		}
 	}
 	args, raw, err := evalJSON(s.Args, env)
 	if err != nil {
@@ -195,8 +195,11 @@ func (x *txn) child(t *thread, s *compiler.State, env *compiler.Env) error {
 	if await {
 		link = &parentLink{Job: x.job.ID, Queue: x.job.TaskQueue, Thread: t.ID, Tick: t.Tick}
 	}
-	created, err := x.e.insertJob(x.ctx, x.tx, cp, id, args, raw, link)
-	if err != nil {
+	id, created, err := x.startChild(s, cp, id, args, raw, link)
+	if te := (*typedError)(nil); err != nil && !errors.As(err, &te) {
+		return x.fault(err) // a database error: the transition runs again
+	}
+	if err != nil || x.ended {
 		return err
 	}
 	if !created {
@@ -212,6 +215,78 @@ func (x *txn) child(t *thread, s *compiler.State, env *compiler.Env) error {
 	return nil
 }
 
+// maxDefaultIDTries bounds how many default ids a child step tries when the
+// next ones are taken (by instances that chose such an id explicitly, or
+// that an instance started before default ids were numbered per instance).
+const maxDefaultIDTries = 100
+
+// startChild creates the child instance of step s, counted against the
+// descendants of this instance's root. id "" takes the next default id,
+// `<parent id>.<step label>.<n>` with n numbering the default-id children of
+// this instance, so every branch, iteration and hook run starts its own
+// child; a taken default id is skipped. A taken explicit id returns false,
+// counting nothing: the step joins that instance, whatever the tree's
+// limits. In a tree that CancelTree closed, it cancels this instance
+// instead of starting one.
+func (x *txn) startChild(s *compiler.State, cp *program, id string, args any, raw []byte, link *parentLink) (string, bool, error) {
+	lim := x.e.lim
+	pos := treePos{root: x.job.Root, parent: x.job.ID, depth: x.job.Depth + 1}
+	if pos.root == "" {
+		pos.root = x.job.ID
+	}
+	if id != "" {
+		// Joining an existing instance counts nothing; checked first so a
+		// join never locks the root's counter.
+		if _, err := x.tx.GetJob(x.ctx, id, false); err == nil {
+			return id, false, nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return id, false, err
+		}
+	}
+	if pos.depth > lim.MaxDepth {
+		return id, false, typed("LimitExceeded", "%s: child %s not started: it would be %d levels below its root workflow %q (limit %d)",
+			s.Pos, s.Workflow, pos.depth, pos.root, lim.MaxDepth)
+	}
+	n, ok, err := x.tx.AddDescendant(x.ctx, pos.root, lim.MaxDescendants)
+	switch {
+	case errors.Is(err, store.ErrTreeClosed):
+		// CancelTree is cancelling this tree: this instance goes too.
+		x.cancel(treeCancelled(pos.root))
+		return id, false, nil
+	case err != nil:
+		return id, false, err
+	case !ok:
+		return id, false, typed("LimitExceeded", "%s: child %s not started: root workflow %q already started %d descendants (limit %d)",
+			s.Pos, s.Workflow, pos.root, n, lim.MaxDescendants)
+	}
+	for try := 1; ; try++ {
+		cid := id
+		if id == "" {
+			x.in.NextChild++
+			cid = fmt.Sprintf("%s.%s.%d", x.job.ID, s.Label, x.in.NextChild)
+			if len(cid) > MaxIDBytes {
+				if err := x.tx.RemoveDescendant(x.ctx, pos.root); err != nil {
+					return cid, false, err
+				}
+				return cid, false, typed("ChildError", "%s: default child workflow id %q exceeds %d bytes: give the step a shorter workflowId", s.Pos, cid, MaxIDBytes)
+			}
+		}
+		created, err := x.e.insertJob(x.ctx, x.tx, cp, cid, args, raw, link, pos)
+		if err != nil || created {
+			return cid, created, err
+		}
+		if id != "" || try == maxDefaultIDTries {
+			if err := x.tx.RemoveDescendant(x.ctx, pos.root); err != nil {
+				return cid, false, err
+			}
+			if id == "" {
+				return cid, false, typed("ChildError", "%s: no free default child workflow id after %d tries (last %q): give the step a workflowId", s.Pos, try, cid)
+			}
+			return cid, false, nil
+		}
+	}
+}
+
 // joinChild makes a child step whose workflow id already exists use that
 // instance: its result when it ended, else it notifies this step when it
 // does (the child row is locked after the parent's: a child never locks its
@@ -222,7 +297,7 @@ func (x *txn) joinChild(t *thread, s *compiler.State, id string, await bool, lin
 	}
 	child, err := x.tx.GetJob(x.ctx, id, await)
 	if err != nil {
-		return err
+		return x.fault(err)
 	}
 	if child.Flow != s.Workflow {
 		return typed("IDTaken", "%s: %v", s.Pos, &IDTakenError{ID: id, Workflow: child.Flow})
@@ -252,7 +327,7 @@ func (x *txn) joinChild(t *thread, s *compiler.State, id string, await bool, lin
 		return err
 	}
 	if err := x.tx.UpdateJob(x.ctx, child); err != nil {
-		return err
+		return x.fault(err)
 	}
 	t.Wait = waitChild
 	return nil

@@ -325,16 +325,32 @@ func newIndexCmd(g *globals) *cobra.Command {
 }
 
 func newCancelCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var tree bool
+	cmd := &cobra.Command{
 		Use:   "cancel ID",
 		Short: "Cancel a running instance, its hooks and children",
-		Args:  args(1, 1),
+		Long: `Cancel a running instance, its hooks and children.
+
+With --tree, cancel every running instance started under ID too (children,
+their children and so on, detached or not), also when ID already ended, and
+print how many instances were cancelled.`,
+		Args: args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
-				return eng.Cancel(ctx, a[0])
+				if !tree {
+					return eng.Cancel(ctx, a[0])
+				}
+				n, err := eng.CancelTree(ctx, a[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "cancelled %d instance(s) in the tree of %s\n", n, a[0])
+				return nil
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&tree, "tree", false, "also cancel every instance started under ID, detached ones included, even if ID already ended")
+	return cmd
 }
 
 func newMigrateCmd(g *globals) *cobra.Command {

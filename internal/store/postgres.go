@@ -42,7 +42,7 @@ func claimJobsSQL(claim string) string {
 	return `WITH c AS (` + claim + `)
 SELECT c.*, COALESCE(j.id, ''), COALESCE(j.entity, ''), j.context, COALESCE(j.status, ''), COALESCE(j.flow, ''),
 COALESCE(j.version, ''), COALESCE(j.task_queue, ''), j.input, j.state, j.result, COALESCE(j.error, ''),
-j.created_at, j.updated_at, j.completed_at
+j.created_at, j.updated_at, j.completed_at, COALESCE(j.root_id, j.id, ''), COALESCE(j.parent_id, ''), COALESCE(j.depth, 0)
 FROM c LEFT JOIN jobs j ON j.id = c.job_id`
 }
 
@@ -89,7 +89,7 @@ func (b *pgBackend) claimOnce(ctx context.Context, prelude, q string, args []any
 		var dest []any
 		if withJobs {
 			dest = []any{&j.ID, &j.Entity, jsonCol{&j.Context}, &j.Status, &j.Flow, &j.Version, &j.TaskQueue,
-				jsonCol{&j.Input}, jsonCol{&j.State}, jsonCol{&j.Result}, &j.Error, &jc, &ju, &jd}
+				jsonCol{&j.Input}, jsonCol{&j.State}, jsonCol{&j.Result}, &j.Error, &jc, &ju, &jd, &j.Root, &j.Parent, &j.Depth}
 		}
 		t, err := scanTask(r, dest...)
 		if err != nil {

@@ -33,7 +33,8 @@ type sqlStore struct {
 }
 
 const jobCols = `id, entity, context, COALESCE(status, ''), COALESCE(flow, ''), COALESCE(version, ''),
-COALESCE(task_queue, ''), input, state, result, COALESCE(error, ''), created_at, updated_at, completed_at`
+COALESCE(task_queue, ''), input, state, result, COALESCE(error, ''), created_at, updated_at, completed_at,
+COALESCE(root_id, id), COALESCE(parent_id, ''), depth`
 
 func (s *sqlStore) Dialect() string { return s.d.name }
 func (s *sqlStore) App() string     { return s.app }
@@ -179,7 +180,8 @@ func scanJob(r row) (*Job, error) {
 	var j Job
 	var created, updated, completed timeCol
 	err := r.Scan(&j.ID, &j.Entity, jsonCol{&j.Context}, &j.Status, &j.Flow, &j.Version, &j.TaskQueue,
-		jsonCol{&j.Input}, jsonCol{&j.State}, jsonCol{&j.Result}, &j.Error, &created, &updated, &completed)
+		jsonCol{&j.Input}, jsonCol{&j.State}, jsonCol{&j.Result}, &j.Error, &created, &updated, &completed,
+		&j.Root, &j.Parent, &j.Depth)
 	if err != nil {
 		return nil, err
 	}
@@ -377,11 +379,20 @@ func (t *sqlTx) InsertJob(ctx context.Context, j Job) (bool, error) {
 		created = now
 	}
 	d := t.s.d
+	root := j.Root
+	if root == "" {
+		root = j.ID
+	}
+	var parent any
+	if j.Parent != "" {
+		parent = j.Parent
+	}
 	n, err := t.q.exec(ctx, `INSERT INTO jobs (id, entity, context, status, flow, version, task_queue, input, state,
-result, error, created_at, updated_at, completed_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (id) DO NOTHING`,
+result, error, created_at, updated_at, completed_at, root_id, parent_id, depth)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (id) DO NOTHING`,
 		j.ID, j.Entity, d.jsonArg(doc), status, j.Flow, j.Version, j.TaskQueue, d.jsonArg(j.Input),
-		d.jsonArg(j.State), d.jsonArg(j.Result), j.Error, d.timeArg(created), d.timeArg(now), t.optTime(j.CompletedAt))
+		d.jsonArg(j.State), d.jsonArg(j.Result), j.Error, d.timeArg(created), d.timeArg(now), t.optTime(j.CompletedAt),
+		root, parent, j.Depth)
 	if err != nil {
 		return false, fmt.Errorf("insert job %q: %w", j.ID, err)
 	}

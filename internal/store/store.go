@@ -15,6 +15,8 @@ var (
 	ErrCommand = errors.New("command cannot apply")
 	// ErrPath marks a malformed path. *PathError wraps it.
 	ErrPath = errors.New("invalid path")
+	// ErrTreeClosed marks a start under a root whose tree CloseTree closed.
+	ErrTreeClosed = errors.New("instance tree closed")
 )
 
 // Job statuses stored in jobs.status.
@@ -41,6 +43,13 @@ type Job struct {
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	CompletedAt *time.Time
+	// Root is the instance at the top of this one's tree: itself for a
+	// top-level start (InsertJob's default) and for rows written before
+	// trees were recorded. Parent is the instance whose step started this
+	// one ("" for a top-level start); Depth its distance below Root.
+	Root   string
+	Parent string
+	Depth  int
 }
 
 // Task is a unit of work on a queue: "advance this instance". Timers are tasks
@@ -149,6 +158,15 @@ type Store interface {
 	GetJob(ctx context.Context, id string) (*Job, error)
 	History(ctx context.Context, jobID string) ([]HistoryEvent, error)
 	Find(ctx context.Context, entityType string, f Filter, p FindParams) ([]Job, error)
+	// ListTree lists id and the instances under it, oldest first: for a
+	// root, every instance whose Root is id; otherwise the instances reached
+	// from id through Parent links. status "" lists every status, else only
+	// that one (id itself included only when it has it). ErrNotFound if id
+	// does not exist.
+	ListTree(ctx context.Context, id, status string) ([]Job, error)
+	// CloseTree makes every later AddDescendant under root fail with
+	// ErrTreeClosed (the tree is being cancelled). Idempotent.
+	CloseTree(ctx context.Context, root string) error
 	// CreateIndex makes a partial expression index on jobs for field (a
 	// dotted path) restricted to entity = entityType. Idempotent.
 	CreateIndex(ctx context.Context, entityType, field string) error
@@ -211,6 +229,16 @@ type Tx interface {
 	DeleteJobTasks(ctx context.Context, jobID string) error
 
 	AppendHistory(ctx context.Context, events []HistoryEvent) error
+
+	// AddDescendant counts one more instance started under root, unless root
+	// already counts limit of them: then it changes nothing and returns
+	// false. It returns the count (after the addition when ok). Concurrent
+	// transactions adding to the same root are serialised on its counter.
+	// After CloseTree(root) it changes nothing and returns ErrTreeClosed.
+	AddDescendant(ctx context.Context, root string, limit int) (count int, ok bool, err error)
+	// RemoveDescendant takes back one AddDescendant of this transaction
+	// (the instance it counted was not created after all).
+	RemoveDescendant(ctx context.Context, root string) error
 
 	// GetCatalogueEntry reads name's serving entry inside the transaction
 	// (ErrNotFound if it never served), so a start can confirm the version

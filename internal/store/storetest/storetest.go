@@ -38,6 +38,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Catalogue", testCatalogue}, {"LoadReportsBounded", testLoadReportsBounded},
 		{"Find", testFind},
 		{"FindErrors", testFindErrors},
+		{"Tree", testTree},
+		{"Descendants", testDescendants},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
