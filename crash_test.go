@@ -39,6 +39,12 @@ workflows:
         args: { n: 99 }
         retry: { maxAttempts: 100, initialInterval: 10ms, maxInterval: 50ms }
 hooks:
+  ext:
+    steps:
+      - activity: crash.work
+        args: { n: 7 }
+        retry: { maxAttempts: 100, initialInterval: 10ms, maxInterval: 50ms }
+      - increment: { ext: 1 }
   fan:
     steps:
       - activity: crash.work
@@ -173,8 +179,20 @@ func crash(t *testing.T, d db) {
 			time.Sleep(delay)
 		}
 	}
+	// Hooks sent from outside while workers die: each accepted one must run
+	// (the instance waits for it); a refused one must not.
+	accepted := map[string]int{}
+	sendHooks := func() {
+		for range 5 {
+			id := ids[rand.IntN(len(ids))]
+			if err := eng.Hook(ctx, id, "ext", nil); err == nil {
+				accepted[id]++
+			}
+		}
+	}
 	kills := 0
 	for kills < 15 && done() < len(ids) {
+		sendHooks()
 		// Each kill comes after the workers have committed something since
 		// the last one, at a random moment after that, so the test kills
 		// work in flight rather than processes that never got going.
@@ -188,7 +206,11 @@ func crash(t *testing.T, d db) {
 		mu.Unlock()
 		kills++
 	}
-	t.Logf("killed %d worker processes; %d of %d instances had ended", kills, done(), len(ids))
+	total := 0
+	for _, n := range accepted {
+		total += n
+	}
+	t.Logf("killed %d worker processes; %d of %d instances had ended; %d hooks accepted from outside", kills, done(), len(ids), total)
 	waitFor("every workflow to end", func() bool { return done() == len(ids) })
 
 	for _, id := range ids {
@@ -203,6 +225,9 @@ func crash(t *testing.T, d db) {
 		ent := decode(t, in.Entity).(map[string]any)
 		if ent["count"] != 20.0 || ent["hooks"] != 4.0 {
 			t.Errorf("%s: count %v hooks %v, want 20 and 4", id, ent["count"], ent["hooks"])
+		}
+		if ext, _ := ent["ext"].(float64); int(ext) != accepted[id] {
+			t.Errorf("%s: %d hooks accepted from outside, %v ran", id, accepted[id], ent["ext"])
 		}
 		assertStepsOnce(t, eng, id)
 	}
