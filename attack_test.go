@@ -27,6 +27,19 @@ workflows:
     entity: box
     steps:
       - wait: go
+  burst:
+    entity: box
+    steps:
+      - while: ${ (entity.sent ?? 0) < input.n }
+        maxIterations: 1000
+        steps:
+          - signal: sig
+            to: ${ input.to }
+            data: ${ entity.sent ?? 0 }
+          - increment: { sent: 1 }
+      - signal: sig
+        to: ${ input.to }
+        data: ${ entity.sent }
 hooks:
   bump:
     steps:
@@ -60,6 +73,31 @@ func TestHooksAcceptedBeforeMainEndsAllRun(t *testing.T) {
 		// A hook on an ended instance is refused, not dropped.
 		if err := eng.Hook(ctx, id, "bump", map[string]any{"n": 99}); err == nil {
 			t.Fatal("a hook on a completed instance was accepted")
+		}
+	})
+}
+
+// Signal steps of a flow reach another instance in the order they were
+// sent, also when one transition sends many and workers claim their tasks
+// in parallel.
+func TestSignalStepsArriveInOrder(t *testing.T) {
+	eachStore(t, func(t *testing.T, d db) {
+		eng := d.open(t, nil)
+		loadFlow(t, eng, collectorFlow)
+		const n = 60
+		target := start(t, eng, "collector", map[string]any{"n": n + 1})
+		sender := start(t, eng, "burst", map[string]any{"n": n, "to": target})
+		work(t, eng, memflow.WorkerConfig{Concurrency: 8})
+		result(t, eng, sender)
+		res := result(t, eng, target).(map[string]any)
+		got, _ := res["got"].([]any)
+		if len(got) != n+1 {
+			t.Fatalf("got %d signals, want %d", len(got), n+1)
+		}
+		for i, v := range got {
+			if v != float64(i) {
+				t.Fatalf("signal %d arrived as %v: %v", i, v, got)
+			}
 		}
 	})
 }

@@ -59,7 +59,7 @@ func openLimits(t *testing.T, url, app string) *memflow.Engine {
 	}
 	t.Cleanup(func() { eng.Close() })
 	if err := eng.Register("t.deep", func(ctx context.Context) (any, error) {
-		return deepValue(runtime.MaxDepth + 1), nil
+		return deepValue(runtime.MaxNesting + 1), nil
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func openLimits(t *testing.T, url, app string) *memflow.Engine {
 }
 
 // Every way a value enters the store refuses one nested deeper than
-// runtime.MaxDepth: start and hook arguments and signal data at the call,
+// runtime.MaxNesting: start and hook arguments and signal data at the call,
 // an activity's result and an entity write by failing the step.
 func TestNestingDepthEveryEntry(t *testing.T) {
 	eachStore(t, func(t *testing.T, d db) {
@@ -77,14 +77,14 @@ func TestNestingDepthEveryEntry(t *testing.T) {
 		ctx := testCtx(t)
 		tooDeep := "nested 101 levels deep; the limit is 100"
 
-		if _, err := eng.Start(ctx, "deepEntity", map[string]any{"v": deepValue(runtime.MaxDepth)}); !errors.Is(err, memflow.ErrInvalidInput) || !strings.Contains(err.Error(), tooDeep) {
+		if _, err := eng.Start(ctx, "deepEntity", map[string]any{"v": deepValue(runtime.MaxNesting)}); !errors.Is(err, memflow.ErrInvalidInput) || !strings.Contains(err.Error(), tooDeep) {
 			t.Errorf("start arguments: %v", err)
 		}
 		id := start(t, eng, "exact", map[string]any{"n": 1})
-		if err := eng.Signal(ctx, id, "more", deepValue(runtime.MaxDepth+1)); err == nil || !strings.Contains(err.Error(), tooDeep) {
+		if err := eng.Signal(ctx, id, "more", deepValue(runtime.MaxNesting+1)); err == nil || !strings.Contains(err.Error(), tooDeep) {
 			t.Errorf("signal data: %v", err)
 		}
-		if err := eng.Hook(ctx, id, "h", deepValue(runtime.MaxDepth+1)); err == nil || !strings.Contains(err.Error(), tooDeep) {
+		if err := eng.Hook(ctx, id, "h", deepValue(runtime.MaxNesting+1)); err == nil || !strings.Contains(err.Error(), tooDeep) {
 			t.Errorf("hook arguments: %v", err)
 		}
 		if we := failure(t, eng, start(t, eng, "deepResult", nil)); !strings.Contains(we.Message, tooDeep) {
@@ -92,7 +92,7 @@ func TestNestingDepthEveryEntry(t *testing.T) {
 		}
 		// Arguments at the limit are accepted; the entity holding them two
 		// levels down is not.
-		we := failure(t, eng, start(t, eng, "deepEntity", map[string]any{"v": deepValue(runtime.MaxDepth - 1)}))
+		we := failure(t, eng, start(t, eng, "deepEntity", map[string]any{"v": deepValue(runtime.MaxNesting - 1)}))
 		if !strings.Contains(we.Message, "entity: value is "+tooDeep) {
 			t.Errorf("entity write: %s", we.Message)
 		}

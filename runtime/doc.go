@@ -45,9 +45,11 @@
 // taskQueue, else its file's, else "default"), except the tasks of a thread
 // running a hook whose graph names a taskQueue (its own or its file's):
 // that thread's activities and timers go to the hook's queue, so a worker
-// serving only that queue runs them. Timers are tasks with a due time. Kinds: run (start, or continue a long run), activity,
-// timer (sleep end, wait timeout, workflow or hook timeout), signal, hook
-// (started from outside), child (a child instance ended) and cancel (a parent
+// serving only that queue runs them. Timers are tasks with a due time. Kinds: run (start, continue a long run,
+// or run threads a signal or hook from outside made runnable), activity,
+// timer (sleep end, wait timeout, workflow or hook timeout), signal (from
+// another instance), hook (from before hooks were started in the caller's
+// transaction), child (a child instance ended) and cancel (a parent
 // ended). A task names the thread and tick it was made for; when the thread
 // has moved on it is dropped.
 //
@@ -93,12 +95,16 @@
 //
 // # Signals
 //
-// Signal enqueues a signal task on the target instance (durable even with no
-// worker running). Its transition hands the data to the oldest thread
-// waiting for that name (a wait step, or a hook step with signal:), or keeps
-// it in the state for the first later wait of that name. A signal step aimed
-// at another instance enqueues such a task too, so one transaction never
-// locks two instances. Like Signal, it fails (type SignalUndeliverable,
+// Signal delivers in a transaction of its own that locks the target
+// (durable with no worker running): it hands the data to the oldest thread
+// waiting for that name (a wait step, or a hook step with signal:), whose
+// next steps a run task takes to a worker, or keeps it in the state for the
+// first later wait of that name; signals to one instance thus arrive in the
+// order their calls commit. A signal step aimed at another instance enqueues
+// a signal task instead, so one transaction never locks two instances; the
+// target takes all its signal tasks in one transition and delivers them in
+// the order they were sent (enqueue time, then their order in the sending
+// transition). Like Signal, it fails (type SignalUndeliverable,
 // naming the target and its status) when the target does not exist or has
 // ended, as read in the sender's transaction without a lock: a target that
 // ends between that read and the delivery drops the signal, a race memflow
@@ -134,6 +140,25 @@
 // step that can no longer take their result). A detached child (await:
 // false) is its own instance: it keeps running when its parent completes or
 // fails; only cancelling the parent cancels it too.
+//
+// # Hooks from outside
+//
+// Hook creates the hook's thread in a transaction of its own that locks the
+// instance and queues a run task for its steps: once Hook returns, the
+// instance waits for the hook to end before it completes, so an accepted
+// hook is never dropped.
+//
+// # Faults
+//
+// Each database call a worker makes for a task has its own timeout
+// (Limits.DBTimeout). An infrastructure error (store.IsTransient) while
+// committing is tried again on a fresh connection with a back-off that
+// tracks the outage, and releases the task without counting an attempt when
+// it persists; an error inside a step (txn.fault) abandons the transition
+// instead of failing the step, so flows' catch never sees it. A task other
+// than an activity claimed more than Limits.MaxTaskAttempts times (its
+// workers died or failed) fails its instance with type InternalError.
+// Leases are fenced by the claim's attempt count.
 //
 // # Workers
 //

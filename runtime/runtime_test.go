@@ -74,3 +74,30 @@ func TestWorkerConfigDefaults(t *testing.T) {
 		t.Error("negative concurrency accepted")
 	}
 }
+
+// The delay before trying a failing database again follows how long it has
+// been failing, not how many tries were made: brief outages cost little.
+func TestOutageDelayTracksTheOutage(t *testing.T) {
+	for down, want := range map[time.Duration]time.Duration{
+		0:                      50 * time.Millisecond,
+		100 * time.Millisecond: 50 * time.Millisecond,
+		time.Second:            250 * time.Millisecond,
+		8 * time.Second:        2 * time.Second,
+		time.Minute:            5 * time.Second,
+	} {
+		if got := outageDelay(down); got != want {
+			t.Errorf("after %s down: %s, want %s", down, got, want)
+		}
+	}
+}
+
+func TestLimitsDefaults(t *testing.T) {
+	l := Limits{MaxDepth: 3}
+	if err := l.defaults(); err != nil || l.MaxDepth != 3 || l.MaxDescendants != DefaultMaxDescendants ||
+		l.MaxHistory != DefaultMaxHistory || l.DBTimeout != DefaultDBTimeout || l.MaxTaskAttempts != DefaultMaxTaskAttempts {
+		t.Errorf("defaults %+v %v", l, err)
+	}
+	if err := (&Limits{MaxHistory: -1}).defaults(); err == nil {
+		t.Error("a negative limit was accepted")
+	}
+}

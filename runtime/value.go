@@ -22,11 +22,11 @@ import (
 // activity result, a signal's data, the entity document.
 const MaxPayload = 4 << 20
 
-// MaxDepth bounds how deeply one JSON value the runtime stores may nest
+// MaxNesting bounds how deeply one JSON value the runtime stores may nest
 // objects and arrays: `[]` and `{"a":1}` are one level deep, `{"a":[1]}` two.
 // Deeper start arguments, hook arguments, signal data, activity results and
 // entity documents are refused.
-const MaxDepth = 100
+const MaxNesting = 100
 
 // MaxIDBytes bounds a workflow instance id, in bytes of UTF-8.
 const MaxIDBytes = 200
@@ -51,7 +51,7 @@ func CheckID(id string) error {
 }
 
 // CheckJSON reports whether b is one JSON value the runtime accepts: at
-// most MaxPayload bytes, nested at most MaxDepth levels, every whole number
+// most MaxPayload bytes, nested at most MaxNesting levels, every whole number
 // written without fraction or exponent within the 64-bit integer range (so
 // it is kept exactly, never rounded to a float).
 func CheckJSON(b []byte) error {
@@ -63,7 +63,7 @@ func CheckJSON(b []byte) error {
 }
 
 // checkDepth scans b without decoding it (so without recursion) and refuses
-// a value nested more than MaxDepth levels deep.
+// a value nested more than MaxNesting levels deep.
 func checkDepth(b []byte) error {
 	depth, deepest, inString, escaped := 0, 0, false, false
 	for _, c := range b {
@@ -88,14 +88,14 @@ func checkDepth(b []byte) error {
 			depth--
 		}
 	}
-	if deepest > MaxDepth {
-		return fmt.Errorf("value is nested %d levels deep; the limit is %d", deepest, MaxDepth)
+	if deepest > MaxNesting {
+		return fmt.Errorf("value is nested %d levels deep; the limit is %d", deepest, MaxNesting)
 	}
 	return nil
 }
 
 // decodeValue decodes JSON with whole numbers as int (as expressions expect).
-// It refuses a value nested more than MaxDepth levels deep (before decoding
+// It refuses a value nested more than MaxNesting levels deep (before decoding
 // it) and a whole number beyond the 64-bit integer range.
 func decodeValue(b []byte) (any, error) {
 	if len(bytes.TrimSpace(b)) == 0 {

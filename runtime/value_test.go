@@ -10,16 +10,16 @@ import (
 func deepArray(depth int) string { return strings.Repeat("[", depth) + strings.Repeat("]", depth) }
 
 // Depth is counted by a scan, before any decoding: brackets inside strings
-// (escaped quotes included) do not count; a value at MaxDepth passes, one
+// (escaped quotes included) do not count; a value at MaxNesting passes, one
 // level more fails naming both numbers, and so does Go's own 10,000 levels
 // that used to be accepted.
 func TestDecodeValueDepth(t *testing.T) {
 	for _, tc := range []struct {
 		in, err string
 	}{
-		{deepArray(MaxDepth), ""},
-		{`{"a":` + deepArray(MaxDepth-1) + `}`, ""},
-		{`{"a":` + deepArray(MaxDepth) + `}`, "value is nested 101 levels deep; the limit is 100"},
+		{deepArray(MaxNesting), ""},
+		{`{"a":` + deepArray(MaxNesting-1) + `}`, ""},
+		{`{"a":` + deepArray(MaxNesting) + `}`, "value is nested 101 levels deep; the limit is 100"},
 		{deepArray(9990), "value is nested 9990 levels deep; the limit is 100"},
 		{`["` + strings.Repeat(`[{\"`, 500) + `"]`, ""},
 		{`[1, [2], {"a": [3]}, "]]]]"]`, ""},
@@ -32,7 +32,7 @@ func TestDecodeValueDepth(t *testing.T) {
 	// jsonify (every value a step, a hook, a signal or an activity stores)
 	// checks the same.
 	var v any = []any{}
-	for range MaxDepth {
+	for range MaxNesting {
 		v = []any{v}
 	}
 	if _, _, err := jsonify(v); err == nil || !strings.Contains(err.Error(), "nested 101 levels deep; the limit is 100") {

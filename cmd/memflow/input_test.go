@@ -156,7 +156,7 @@ func nested(depth int) string {
 	return strings.Repeat("[", depth) + strings.Repeat("]", depth)
 }
 
-// Values nested deeper than runtime.MaxDepth are refused by every JSON flag
+// Values nested deeper than runtime.MaxNesting are refused by every JSON flag
 // and from every source, with the depth and the limit; one exactly at the
 // limit is accepted.
 func TestCLINestingDepth(t *testing.T) {
@@ -165,18 +165,18 @@ func TestCLINestingDepth(t *testing.T) {
 	flow := filepath.Join(dir, "exact.yaml")
 	write(t, flow, exactFlow)
 	deep := filepath.Join(dir, "deep.json")
-	write(t, deep, `{"n": `+nested(runtime.MaxDepth)+`}`)
-	msg := fmt.Sprintf("nested %d levels deep; the limit is %d", runtime.MaxDepth+1, runtime.MaxDepth)
+	write(t, deep, `{"n": `+nested(runtime.MaxNesting)+`}`)
+	msg := fmt.Sprintf("nested %d levels deep; the limit is %d", runtime.MaxNesting+1, runtime.MaxNesting)
 	for _, tc := range []struct {
 		args  []string
 		stdin string
 		msg   string
 	}{
 		{args: []string{"run", flow, "--args", "@" + deep}, msg: "--args @" + deep + ": value is " + msg},
-		{args: []string{"start", "exact", "--args", "-"}, stdin: `{"n": ` + nested(runtime.MaxDepth) + `}`,
+		{args: []string{"start", "exact", "--args", "-"}, stdin: `{"n": ` + nested(runtime.MaxNesting) + `}`,
 			msg: "--args - (standard input): value is " + msg},
 		{args: []string{"signal", "x", "s", "--data", nested(9990)}, msg: "--data: value is nested 9990 levels deep; the limit is 100"},
-		{args: []string{"hook", "x", "h", "--args", `[` + nested(runtime.MaxDepth) + `]`}, msg: "--args: value is " + msg},
+		{args: []string{"hook", "x", "h", "--args", `[` + nested(runtime.MaxNesting) + `]`}, msg: "--args: value is " + msg},
 		// Brackets inside strings do not count.
 		{args: []string{"signal", "x", "s", "--data", `"` + strings.Repeat("[{", 500) + `"`}, msg: `signal s to "x"`},
 	} {
@@ -190,7 +190,7 @@ func TestCLINestingDepth(t *testing.T) {
 		}
 	}
 	// At the limit: the entity holds it, and get prints it back.
-	write(t, deep, `{"n": `+nested(runtime.MaxDepth-1)+`}`)
+	write(t, deep, `{"n": `+nested(runtime.MaxNesting-1)+`}`)
 	done := make(chan string)
 	go func() {
 		_, _, e := cli(t, "run", flow, "--args", "@"+deep, "--id", "d", "--quiet", "--db", db)
@@ -198,7 +198,7 @@ func TestCLINestingDepth(t *testing.T) {
 	}()
 	waitFor(t, func() bool {
 		c, got, _ := cli(t, "get", "d", "n", "--db", db)
-		return c == 0 && strings.Count(got, "[") == runtime.MaxDepth-1
+		return c == 0 && strings.Count(got, "[") == runtime.MaxNesting-1
 	})
 	if c, _, e := cli(t, "cancel", "d", "--db", db); c != 0 {
 		t.Errorf("cancel: %s", e)

@@ -211,7 +211,7 @@ func payloadName(flag, s string) string {
 
 // parseJSON reads a --args/--data flag value (see readPayload) and returns
 // it as raw JSON, so every number reaches the store exactly as written. It
-// refuses what the engine would: more than runtime.MaxDepth levels of
+// refuses what the engine would: more than runtime.MaxNesting levels of
 // nesting, whole numbers beyond 64 bits.
 func parseJSON(cmd *cobra.Command, flag, s string) (any, error) {
 	if s == "" {
