@@ -106,7 +106,7 @@ func (e *Engine) runActivity(ctx context.Context, task store.Task, p payload, jo
 				return tx.EnqueueTasks(dbctx, []store.Task{{JobID: task.JobID, Queue: task.Queue, Kind: task.Kind, Payload: mustJSON(p)}})
 			})
 		})
-		if rerr != nil {
+		if rerr != nil && !errors.Is(rerr, store.ErrTaskGone) {
 			e.log.Warn("release task at shutdown", "task", task.ID, "err", rerr)
 		}
 		return

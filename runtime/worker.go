@@ -375,7 +375,7 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 		}
 		return x.commit()
 	})
-	if errors.Is(err, errStale) {
+	if errors.Is(err, errStale) || errors.Is(err, store.ErrTaskGone) {
 		return nil
 	}
 	if err == nil && ended != nil {
@@ -516,7 +516,7 @@ func (e *Engine) dropTask(task store.Task) {
 			return err
 		})
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrTaskGone) {
 		e.log.Warn("drop task", "task", task.ID, "job", task.JobID, "err", err)
 	}
 }

@@ -120,6 +120,7 @@ func printReport(w io.Writer, r *bench.Report) {
 	fmt.Fprintf(w, "transitions/s        %.1f  (%d history rows)\n", r.TransitionsPerSec, r.Transitions)
 	fmt.Fprintf(w, "latency p50/p95/p99  %.2f / %.2f / %.2f ms\n", r.P50MS, r.P95MS, r.P99MS)
 	fmt.Fprintf(w, "commits/workflow     %s\n", opt(r.CommitsPerWorkflow, "%.2f"))
+	fmt.Fprintf(w, "round trips/workflow %s\n", opt(r.RoundTripsPerWorkflow, "%.2f"))
 	fmt.Fprintf(w, "db limit commits/s   %s\n", opt(r.DBLimitCommitsPerSec, "%.0f"))
 	fmt.Fprintf(w, "ratio                %s\n", opt(r.Ratio, "%.3f"))
 }

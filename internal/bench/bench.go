@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/memflow/memflow/internal/store"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -69,6 +70,9 @@ type Report struct {
 	P99MS             float64 `json:"p99_ms"`
 	// CommitsPerWorkflow is nil when the database does not count commits.
 	CommitsPerWorkflow *float64 `json:"commits_per_workflow"`
+	// RoundTripsPerWorkflow counts the round trips of the run's transactions
+	// (claims and transitions) per workflow; nil on SQLite.
+	RoundTripsPerWorkflow *float64 `json:"round_trips_per_workflow"`
 	// DBLimitCommitsPerSec is the commit rate of single-row JSON inserts at
 	// Concurrency connections (nil when skipped).
 	DBLimitCommitsPerSec *float64 `json:"db_limit_commits_per_sec"`
@@ -115,9 +119,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	rep := &Report{Workload: cfg.Workload, Dialect: target.dialect, App: target.app, Workflows: cfg.Workflows,
 		Concurrency: cfg.Concurrency, Workers: cfg.Workers}
+	trips := store.RoundTrips()
 	ids, lat, elapsed, commits, err := runWorkflows(ctx, cfg, target)
 	if err != nil {
 		return nil, err
+	}
+	if target.dialect == "postgres" {
+		v := float64(store.RoundTrips()-trips) / float64(cfg.Workflows)
+		rep.RoundTripsPerWorkflow = &v
 	}
 	rep.Seconds = elapsed.Seconds()
 	rep.WorkflowsPerSec = float64(cfg.Workflows) / elapsed.Seconds()

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,6 +17,16 @@ import (
 // Store serves both dialects.
 type querier interface {
 	exec(ctx context.Context, q string, args ...any) (int64, error)
+	// later runs a statement whose result is not read. A pipelining querier
+	// (pgTx) sends it with the next statement that returns rows, or with
+	// COMMIT, and its error surfaces there, wrapped with what; others run it
+	// now. A statement that must change a row guards itself in SQL (see
+	// guardSQL), so that on Postgres its failure aborts the transaction on
+	// the server before the COMMIT sent after it can take effect: the guard's
+	// error is reported as gone.
+	later(ctx context.Context, what string, gone error, q string, args ...any) error
+	// pipelines reports whether later defers statements.
+	pipelines() bool
 	query(ctx context.Context, q string, args ...any) (rows, error)
 	queryRow(ctx context.Context, q string, args ...any) row
 }
@@ -43,6 +54,37 @@ func (p pgxQuerier) exec(ctx context.Context, q string, args ...any) (int64, err
 	return tag.RowsAffected(), err
 }
 
+func (p pgxQuerier) later(ctx context.Context, what string, gone error, q string, args ...any) error {
+	return runNow(ctx, p, what, gone, q, args)
+}
+
+func (p pgxQuerier) pipelines() bool { return false }
+
+// runNow is later for a querier that does not pipeline.
+func runNow(ctx context.Context, q querier, what string, gone error, sql string, args []any) error {
+	_, err := q.exec(ctx, sql, args...)
+	return laterErr(what, gone, err)
+}
+
+// guardSQL wraps a data-changing statement so it fails, on Postgres, when it
+// changed no row: the division by zero aborts the transaction on the server.
+func guardSQL(q string) string {
+	return `WITH changed AS (` + q + ` RETURNING 1) SELECT 1 / count(*) FROM changed`
+}
+
+// laterErr is the error of a statement run through later: its guard's
+// (division by zero) reported as gone, others wrapped with what.
+func laterErr(what string, gone error, err error) error {
+	var pe *pgconn.PgError
+	switch {
+	case err == nil:
+		return nil
+	case gone != nil && errors.As(err, &pe) && pe.Code == "22012":
+		return fmt.Errorf("%s: %w", what, gone)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
 func (p pgxQuerier) query(ctx context.Context, q string, args ...any) (rows, error) {
 	return p.q.Query(ctx, q, args...)
 }
@@ -67,6 +109,12 @@ func (s sqlQuerier) exec(ctx context.Context, q string, args ...any) (int64, err
 	}
 	return res.RowsAffected()
 }
+
+func (s sqlQuerier) later(ctx context.Context, what string, gone error, q string, args ...any) error {
+	return runNow(ctx, s, what, gone, q, args)
+}
+
+func (s sqlQuerier) pipelines() bool { return false }
 
 func (s sqlQuerier) query(ctx context.Context, q string, args ...any) (rows, error) {
 	r, err := s.q.QueryContext(ctx, q, args...)

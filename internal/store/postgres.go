@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -71,6 +70,7 @@ func (b *pgBackend) claimOnce(ctx context.Context, prelude, q string, args []any
 	}
 	batch.Queue(q, args...)
 	batch.Queue("COMMIT")
+	roundTrips.Add(1)
 	br := b.pgPool.SendBatch(ctx, batch)
 	defer br.Close() // a connection left in a failed transaction is discarded by the pool
 	for range batch.Len() - 2 {
@@ -112,7 +112,8 @@ func (b *pgBackend) claimOnce(ctx context.Context, prelude, q string, args []any
 	return out, br.Close()
 }
 
-// pgAppendHistory inserts events in one statement: each job's rows take the
+// pgAppendHistory inserts events in one statement, sent with the
+// transaction's next statement or its commit: each job's rows take the
 // sequence numbers after its current last, in the events' order.
 func pgAppendHistory(ctx context.Context, q querier, events []HistoryEvent) error {
 	n := len(events)
@@ -126,38 +127,12 @@ func pgAppendHistory(ctx context.Context, q querier, events []HistoryEvent) erro
 			details[i] = &d
 		}
 	}
-	r, err := q.query(ctx, `INSERT INTO history (job_id, seq, at, kind, thread, step, state, detail)
+	return q.later(ctx, "append history", nil, `INSERT INTO history (job_id, seq, at, kind, thread, step, state, detail)
 SELECT e.job_id, COALESCE((SELECT MAX(h.seq) FROM history h WHERE h.job_id = e.job_id), 0)
        + row_number() OVER (PARTITION BY e.job_id ORDER BY e.ord),
        e.at, e.kind, e.thread, e.step, e.state, e.detail::jsonb
 FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[])
-     WITH ORDINALITY AS e(job_id, at, kind, thread, step, state, detail, ord)
-RETURNING job_id, seq`, jobs, ats, kinds, threads, steps, states, details)
-	if err != nil {
-		return fmt.Errorf("append history: %w", err)
-	}
-	defer r.Close()
-	seqs := map[string][]int64{}
-	for r.Next() {
-		var job string
-		var seq int64
-		if err := r.Scan(&job, &seq); err != nil {
-			return fmt.Errorf("append history: %w", err)
-		}
-		seqs[job] = append(seqs[job], seq)
-	}
-	if err := r.Err(); err != nil {
-		return fmt.Errorf("append history: %w", err)
-	}
-	// Each job's events got consecutive numbers in their order.
-	for job := range seqs {
-		slices.Sort(seqs[job])
-	}
-	for i := range events {
-		e := &events[i]
-		e.Seq, seqs[e.JobID] = seqs[e.JobID][0], seqs[e.JobID][1:]
-	}
-	return nil
+     WITH ORDINALITY AS e(job_id, at, kind, thread, step, state, detail, ord)`, jobs, ats, kinds, threads, steps, states, details)
 }
 
 // notifyEvery is the shortest interval between two NOTIFY transactions.
@@ -232,7 +207,7 @@ func (b *pgBackend) inTx(ctx context.Context, fn func(q querier) error) error {
 			case <-t.C:
 			}
 		}
-		err = pgx.BeginFunc(ctx, b.pgPool, func(tx pgx.Tx) error { return fn(pgxQuerier{tx}) })
+		err = b.txOnce(ctx, fn)
 		if !retryable(err) {
 			return err
 		}

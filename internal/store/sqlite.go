@@ -299,6 +299,12 @@ func (s sqliteTxQuerier) exec(ctx context.Context, q string, args ...any) (int64
 	return res.RowsAffected()
 }
 
+func (s sqliteTxQuerier) later(ctx context.Context, what string, gone error, q string, args ...any) error {
+	return runNow(ctx, s, what, gone, q, args)
+}
+
+func (s sqliteTxQuerier) pipelines() bool { return false }
+
 func (s sqliteTxQuerier) query(ctx context.Context, q string, args ...any) (rows, error) {
 	st := s.stmt(ctx, q)
 	if st == nil {

@@ -439,14 +439,21 @@ func (t *sqlTx) UpdateJob(ctx context.Context, j *Job) error {
 	}
 	d := t.s.d
 	now := t.s.now()
-	n, err := t.q.exec(ctx, `UPDATE jobs SET context = $2, status = $3, state = $4, result = $5, error = $6,
-completed_at = $7, updated_at = $8 WHERE id = $1`,
-		j.ID, d.jsonArg(doc), j.Status, d.jsonArg(j.State), d.jsonArg(j.Result), j.Error, t.optTime(j.CompletedAt), d.timeArg(now))
-	if err != nil {
-		return fmt.Errorf("update job %q: %w", j.ID, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("update job %q: %w", j.ID, ErrNotFound)
+	q := `UPDATE jobs SET context = $2, status = $3, state = $4, result = $5, error = $6,
+completed_at = $7, updated_at = $8 WHERE id = $1`
+	args := []any{j.ID, d.jsonArg(doc), j.Status, d.jsonArg(j.State), d.jsonArg(j.Result), j.Error, t.optTime(j.CompletedAt), d.timeArg(now)}
+	if t.q.pipelines() {
+		if err := t.q.later(ctx, fmt.Sprintf("update job %q", j.ID), ErrNotFound, guardSQL(q), args...); err != nil {
+			return err
+		}
+	} else {
+		n, err := t.q.exec(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("update job %q: %w", j.ID, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("update job %q: %w", j.ID, ErrNotFound)
+		}
 	}
 	j.UpdatedAt = now
 	return nil
@@ -505,9 +512,9 @@ func (t *sqlTx) EnqueueTasks(ctx context.Context, tasks []Task) error {
 		if tk.DueAt.IsZero() {
 			tk.DueAt = now
 		}
-		if _, err := t.q.exec(ctx, `INSERT INTO tasks (id, job_id, queue, kind, payload, due_at, attempts)
+		if err := t.q.later(ctx, fmt.Sprintf("enqueue task for job %q on %q", tk.JobID, tk.Queue), nil, `INSERT INTO tasks (id, job_id, queue, kind, payload, due_at, attempts)
 VALUES ($1, $2, $3, $4, $5, $6, 0)`, tk.ID, tk.JobID, tk.Queue, tk.Kind, d.jsonArg(tk.Payload), d.timeArg(tk.DueAt)); err != nil {
-			return fmt.Errorf("enqueue task for job %q on %q: %w", tk.JobID, tk.Queue, err)
+			return err
 		}
 		if t.queues == nil {
 			t.queues = map[string]bool{}
@@ -531,6 +538,11 @@ func (t *sqlTx) DeleteTask(ctx context.Context, id int64, attempts int) (bool, e
 	q, args := `DELETE FROM tasks WHERE id = $1`, []any{id}
 	if attempts > 0 {
 		q, args = `DELETE FROM tasks WHERE id = $1 AND attempts = $2`, []any{id, attempts}
+	}
+	if t.q.pipelines() {
+		// Sent with the transaction's next statement or its commit: a task
+		// found gone then fails the transaction with ErrTaskGone.
+		return true, t.q.later(ctx, fmt.Sprintf("delete task %d", id), ErrTaskGone, guardSQL(q), args...)
 	}
 	n, err := t.q.exec(ctx, q, args...)
 	if err != nil {
@@ -571,10 +583,7 @@ RETURNING `+taskCols, jobID, kind))
 }
 
 func (t *sqlTx) DeleteJobTasks(ctx context.Context, jobID string) error {
-	if _, err := t.q.exec(ctx, `DELETE FROM tasks WHERE job_id = $1`, jobID); err != nil {
-		return fmt.Errorf("delete tasks of job %q: %w", jobID, err)
-	}
-	return nil
+	return t.q.later(ctx, fmt.Sprintf("delete tasks of job %q", jobID), nil, `DELETE FROM tasks WHERE job_id = $1`, jobID)
 }
 
 func (t *sqlTx) AppendHistory(ctx context.Context, events []HistoryEvent) error {
@@ -591,7 +600,7 @@ func (t *sqlTx) AppendHistory(ctx context.Context, events []HistoryEvent) error 
 			e.At = t.s.now()
 		}
 	}
-	if d.appendHistory != nil && len(events) > 1 {
+	if d.appendHistory != nil && (len(events) > 1 || t.q.pipelines()) {
 		return d.appendHistory(ctx, t.q, events)
 	}
 	for i := range events {

@@ -17,6 +17,10 @@ var (
 	ErrPath = errors.New("invalid path")
 	// ErrTreeClosed marks a start under a root whose tree CloseTree closed.
 	ErrTreeClosed = errors.New("instance tree closed")
+	// ErrTaskGone fails a transaction whose DeleteTask found the task gone
+	// or claimed again, on a store that pipelines writes (Postgres): the
+	// caller must treat it as DeleteTask returning false.
+	ErrTaskGone = errors.New("task gone or claimed again")
 )
 
 // Job statuses stored in jobs.status.
@@ -212,7 +216,9 @@ type Tx interface {
 	// DeleteTask removes a claimed task, only while the claim that returned
 	// it with Attempts == attempts holds it (attempts <= 0: any claim); false
 	// if it is gone or claimed again since (another claim handles it), in
-	// which case the caller must roll back.
+	// which case the caller must roll back. Postgres pipelines the delete
+	// with the transaction's later statements: it returns true, and a task
+	// found gone fails the transaction with ErrTaskGone instead.
 	DeleteTask(ctx context.Context, id int64, attempts int) (bool, error)
 	// RescheduleTask releases a claimed task to run again at dueAt.
 	RescheduleTask(ctx context.Context, id int64, dueAt time.Time) error
@@ -228,6 +234,10 @@ type Tx interface {
 	// DeleteJobTasks removes every task of a job (cancel, completion).
 	DeleteJobTasks(ctx context.Context, jobID string) error
 
+	// AppendHistory appends events; the store numbers them (Seq) after the
+	// job's last, in order. Postgres sends the insert with the transaction's
+	// next statement or its commit and leaves events' Seq unset; read the
+	// numbers back with History.
 	AppendHistory(ctx context.Context, events []HistoryEvent) error
 
 	// AddDescendant counts one more instance started under root, unless root

@@ -64,19 +64,12 @@ func testExtendLease(t *testing.T, s store.Store) {
 	}
 	extendClaim("w3", old, now.Add(3*time.Hour), false)
 	extend("w3", now.Add(3*time.Hour), true)
-	tx(t, s, func(tx store.Tx) error {
-		if ok, err := tx.DeleteTask(ctx, task.ID, old); err != nil || ok {
-			t.Errorf("DeleteTask by the older claim = %v, %v; want false", ok, err)
-		}
-		return nil
-	})
-	tx(t, s, func(tx store.Tx) error {
-		ok, err := tx.DeleteTask(ctx, task.ID, attempts["w3"])
-		if err == nil && !ok {
-			t.Errorf("DeleteTask by the holding claim found nothing")
-		}
-		return err
-	})
+	if deleteTask(t, s, task.ID, old) {
+		t.Errorf("DeleteTask by the older claim deleted the task")
+	}
+	if !deleteTask(t, s, task.ID, attempts["w3"]) {
+		t.Errorf("DeleteTask by the holding claim found nothing")
+	}
 	extend("w3", now.Add(4*time.Hour), false)
 	if _, err := s.ExtendLease(ctx, task.ID, "", 1, now); err == nil {
 		t.Errorf("ExtendLease with no worker succeeded")
