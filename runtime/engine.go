@@ -47,6 +47,7 @@ type Engine struct {
 
 	running *inflight
 	ends    endHub
+	loc     locals       // this engine's Work loops, for local hand-off (handoff.go)
 	workers atomic.Int32 // Work loops running
 }
 
@@ -334,8 +335,11 @@ func (e *Engine) start(ctx context.Context, p StartParams) (id string, created b
 	// commit, a claim and a second commit through the queue. They run in
 	// memory first; the instance is then inserted as they left it.
 	var ended *store.Job
+	var committed *store.Job
+	out := &outbox{l: &e.loc}
 	err = e.st.InTx(ctx, func(tx store.Tx) error {
-		ended, created = nil, false
+		ended, created, committed = nil, false, nil
+		out.reset()
 		if err := e.confirmServing(ctx, tx, prog); err != nil {
 			return err
 		}
@@ -343,6 +347,7 @@ func (e *Engine) start(ctx context.Context, p StartParams) (id string, created b
 		if err != nil {
 			return err
 		}
+		x.out = out
 		x.runAll()
 		x.drain()
 		if x.ended {
@@ -351,10 +356,15 @@ func (e *Engine) start(ctx context.Context, p StartParams) (id string, created b
 		if err := x.commit(); err != nil {
 			return err
 		}
-		created = true
+		created, committed = true, x.job
 		return nil
 	})
-	if errors.Is(err, errExists) {
+	if err != nil {
+		out.release()
+	} else {
+		out.deliver(committed)
+	}
+	if errors.Is(err, errExists) || errors.Is(err, store.ErrExists) {
 		// Idempotent start: what the steps wrote is rolled back.
 		job, err := e.st.GetJob(ctx, id)
 		if err != nil {
@@ -560,11 +570,17 @@ func (e *Engine) deliver(ctx context.Context, id, what string, check func(*progr
 		}
 	}
 	var status string
+	var committed *store.Job
+	out := &outbox{l: &e.loc}
 	err = e.st.InTx(ctx, func(tx store.Tx) error {
-		status = ""
+		status, committed = "", nil
+		out.reset()
 		x, err := e.begin(ctx, tx, p, id, nil)
 		if err != nil {
 			return err
+		}
+		if x != nil {
+			x.out = out
 		}
 		if x == nil {
 			job, err := tx.GetJob(ctx, id, false)
@@ -580,11 +596,14 @@ func (e *Engine) deliver(ctx context.Context, id, what string, check func(*progr
 		if len(x.runnable) > 0 {
 			x.task(taskRun, payload{}, time.Time{})
 		}
+		committed = x.job
 		return x.commit()
 	})
 	if err != nil {
+		out.release()
 		return fmt.Errorf("%s %q: %w", what, id, err)
 	}
+	out.deliver(committed)
 	if status != "" {
 		return fmt.Errorf("%s %q: workflow is %s", what, id, status)
 	}

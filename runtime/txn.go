@@ -79,7 +79,8 @@ type txn struct {
 	// (errStaleServing: a child's program must be resolved again; a database
 	// error met inside a step, see fault).
 	abort  error
-	sigSeq int // signal tasks this transition sent to other instances
+	sigSeq int     // signal tasks this transition sent to other instances
+	out    *outbox // tasks handed to this engine's workers (nil: none)
 }
 
 // errAborted is what a step returns after fault: the step neither fails nor
@@ -139,12 +140,10 @@ func (x *txn) commit() error {
 	x.job.State = state
 	x.job.Context = x.entityJSON
 	if x.fresh {
-		created, err := x.tx.InsertJob(x.ctx, *x.job)
-		if err != nil {
-			return err
-		}
-		if !created {
+		if err := x.tx.CreateJob(x.ctx, *x.job); errors.Is(err, store.ErrExists) {
 			return errExists
+		} else if err != nil {
+			return err
 		}
 	} else if err := x.tx.UpdateJob(x.ctx, x.job); err != nil {
 		return err
@@ -164,6 +163,7 @@ func (x *txn) commit() error {
 		x.tasks = kept
 	}
 	if len(x.tasks) > 0 {
+		x.out.lease(x.tasks, x.now)
 		if err := x.tx.EnqueueTasks(x.ctx, x.tasks); err != nil {
 			return err
 		}

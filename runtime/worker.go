@@ -75,7 +75,25 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 	defer actCancel()
 	done := make(chan struct{}, cfg.Concurrency)
 	var wg sync.WaitGroup
-	inflight := 0
+	// lw counts the tasks in flight (busy) and receives tasks that
+	// transitions of this engine hand over (handoff.go).
+	lw := &localWorker{id: cfg.ID, lease: cfg.Lease, max: int64(cfg.Concurrency),
+		tasks: make(chan store.Task, cfg.Concurrency)}
+	if len(cfg.Queues) > 0 {
+		lw.queues = map[string]bool{}
+		for _, q := range cfg.Queues {
+			lw.queues[q] = true
+		}
+	}
+	e.loc.add(lw)
+	run := func(t store.Task) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.handle(actCtx, t, &cfg)
+			done <- struct{}{}
+		}()
+	}
 	var down time.Time // when claims began failing (zero: they work)
 	lastCheck := time.Now()
 	// claim is set when there may be due tasks: at start, after a wakeup or
@@ -90,8 +108,8 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 			lastCheck = now
 			e.running.checkCancelled(ctx, e.st)
 		}
-		if free := cfg.Concurrency - inflight; free > 0 && claim {
-			if inflight > 0 {
+		if free := cfg.Concurrency - int(lw.busy.Load()); free > 0 && claim {
+			if lw.busy.Load() > 0 {
 				// Busy: let wakeups gather for a moment so one claim (one
 				// commit) takes several tasks.
 				pause(ctx, claimGap-time.Since(lastClaim))
@@ -113,21 +131,18 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 			case err == nil:
 				down = time.Time{}
 			}
+			lw.busy.Add(int64(len(tasks)))
 			for _, t := range tasks {
-				inflight++
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					e.handle(actCtx, t, &cfg)
-					done <- struct{}{}
-				}()
+				run(t)
 			}
 			if len(tasks) == free {
 				// There may be more: claim again as soon as a slot frees.
 				claim = true
 				select {
 				case <-done:
-					inflight--
+					lw.busy.Add(-1)
+				case t := <-lw.tasks:
+					run(t) // its slot was taken when it was handed over
 				case <-ctx.Done():
 				}
 				continue
@@ -148,11 +163,25 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 			}
 			claim = true
 		case <-done:
-			inflight--
+			lw.busy.Add(-1)
+		case t := <-lw.tasks:
+			run(t) // its slot was taken when it was handed over
 		case <-timer.C:
 			claim = true
 		}
 		timer.Stop()
+	}
+	// No more hand-offs; those already handed over but not started go back
+	// to the queue (if that fails, their lease expires).
+	e.loc.remove(lw)
+	for {
+		select {
+		case t := <-lw.tasks:
+			e.retryLater(t, errHandBack)
+			continue
+		default:
+		}
+		break
 	}
 	finished := make(chan struct{})
 	go func() { wg.Wait(); close(finished) }()
@@ -347,12 +376,17 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 	if task != nil {
 		jobID = task.JobID
 	}
-	var ended *store.Job
+	var ended, committed *store.Job
+	out := &outbox{l: &e.loc}
 	err := e.st.InTx(ctx, func(tx store.Tx) error {
-		ended = nil
+		ended, committed = nil, nil
+		out.reset()
 		x, err := e.begin(ctx, tx, prog, jobID, children)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
+		}
+		if x != nil {
+			x.out = out
 		}
 		if task != nil {
 			ok, err := tx.DeleteTask(ctx, task.ID, task.Attempts)
@@ -373,8 +407,14 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 		if x.ended {
 			ended = x.job
 		}
+		committed = x.job
 		return x.commit()
 	})
+	if err != nil {
+		out.release()
+	} else {
+		out.deliver(committed)
+	}
 	if errors.Is(err, errStale) || errors.Is(err, store.ErrTaskGone) {
 		return nil
 	}

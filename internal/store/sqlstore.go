@@ -359,15 +359,46 @@ type sqlTx struct {
 }
 
 func (t *sqlTx) InsertJob(ctx context.Context, j Job) (bool, error) {
+	q, args, err := t.insertJob(j)
+	if err != nil {
+		return false, err
+	}
+	n, err := t.q.exec(ctx, q, args...)
+	if err != nil {
+		return false, fmt.Errorf("insert job %q: %w", j.ID, err)
+	}
+	return n == 1, nil
+}
+
+func (t *sqlTx) CreateJob(ctx context.Context, j Job) error {
+	q, args, err := t.insertJob(j)
+	if err != nil {
+		return err
+	}
+	if t.q.pipelines() {
+		return t.q.later(ctx, fmt.Sprintf("insert job %q", j.ID), ErrExists, guardSQL(q), args...)
+	}
+	n, err := t.q.exec(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("insert job %q: %w", j.ID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("insert job %q: %w", j.ID, ErrExists)
+	}
+	return nil
+}
+
+// insertJob is the statement that inserts j unless its id exists.
+func (t *sqlTx) insertJob(j Job) (string, []any, error) {
 	if j.ID == "" || j.Entity == "" {
-		return false, fmt.Errorf("insert job: id %q and entity %q must not be empty", j.ID, j.Entity)
+		return "", nil, fmt.Errorf("insert job: id %q and entity %q must not be empty", j.ID, j.Entity)
 	}
 	doc := j.Context
 	if len(doc) == 0 || string(doc) == "null" {
 		doc = json.RawMessage(`{}`)
 	}
 	if err := checkJSON("context", doc); err != nil {
-		return false, fmt.Errorf("insert job %q: %w", j.ID, err)
+		return "", nil, fmt.Errorf("insert job %q: %w", j.ID, err)
 	}
 	status := j.Status
 	if status == "" {
@@ -387,16 +418,12 @@ func (t *sqlTx) InsertJob(ctx context.Context, j Job) (bool, error) {
 	if j.Parent != "" {
 		parent = j.Parent
 	}
-	n, err := t.q.exec(ctx, `INSERT INTO jobs (id, entity, context, status, flow, version, task_queue, input, state,
+	return `INSERT INTO jobs (id, entity, context, status, flow, version, task_queue, input, state,
 result, error, created_at, updated_at, completed_at, root_id, parent_id, depth)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (id) DO NOTHING`,
-		j.ID, j.Entity, d.jsonArg(doc), status, j.Flow, j.Version, j.TaskQueue, d.jsonArg(j.Input),
-		d.jsonArg(j.State), d.jsonArg(j.Result), j.Error, d.timeArg(created), d.timeArg(now), t.optTime(j.CompletedAt),
-		root, parent, j.Depth)
-	if err != nil {
-		return false, fmt.Errorf("insert job %q: %w", j.ID, err)
-	}
-	return n == 1, nil
+		[]any{j.ID, j.Entity, d.jsonArg(doc), status, j.Flow, j.Version, j.TaskQueue, d.jsonArg(j.Input),
+			d.jsonArg(j.State), d.jsonArg(j.Result), j.Error, d.timeArg(created), d.timeArg(now), t.optTime(j.CompletedAt),
+			root, parent, j.Depth}, nil
 }
 
 func (t *sqlTx) optTime(p *time.Time) any {
@@ -511,6 +538,16 @@ func (t *sqlTx) EnqueueTasks(ctx context.Context, tasks []Task) error {
 		}
 		if tk.DueAt.IsZero() {
 			tk.DueAt = now
+		}
+		if tk.Worker != "" {
+			// Leased at birth to a worker of this process (runtime hand-off):
+			// no wakeup, the worker gets it in memory after the commit.
+			if err := t.q.later(ctx, fmt.Sprintf("enqueue task for job %q on %q", tk.JobID, tk.Queue), nil, `INSERT INTO tasks (id, job_id, queue, kind, payload, due_at, attempts, lease_until, worker)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, tk.ID, tk.JobID, tk.Queue, tk.Kind, d.jsonArg(tk.Payload), d.timeArg(tk.DueAt),
+				tk.Attempts, d.timeArg(tk.LeaseUntil), tk.Worker); err != nil {
+				return err
+			}
+			continue
 		}
 		if err := t.q.later(ctx, fmt.Sprintf("enqueue task for job %q on %q", tk.JobID, tk.Queue), nil, `INSERT INTO tasks (id, job_id, queue, kind, payload, due_at, attempts)
 VALUES ($1, $2, $3, $4, $5, $6, 0)`, tk.ID, tk.JobID, tk.Queue, tk.Kind, d.jsonArg(tk.Payload), d.timeArg(tk.DueAt)); err != nil {

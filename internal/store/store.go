@@ -21,6 +21,8 @@ var (
 	// or claimed again, on a store that pipelines writes (Postgres): the
 	// caller must treat it as DeleteTask returning false.
 	ErrTaskGone = errors.New("task gone or claimed again")
+	// ErrExists is CreateJob's error for an id that is taken.
+	ErrExists = errors.New("instance exists")
 )
 
 // Job statuses stored in jobs.status.
@@ -202,6 +204,11 @@ type Tx interface {
 	// InsertJob creates the job; if the id exists it returns (false, nil)
 	// and writes nothing (idempotent start).
 	InsertJob(ctx context.Context, j Job) (created bool, err error)
+	// CreateJob inserts the job like InsertJob, for a caller that needs no
+	// answer before its commit: a taken id is ErrExists, which on Postgres
+	// (where the insert is pipelined with the transaction's later
+	// statements) fails the transaction at its commit instead.
+	CreateJob(ctx context.Context, j Job) error
 	// GetJob reads a job; with forUpdate it locks the row until commit.
 	GetJob(ctx context.Context, id string, forUpdate bool) (*Job, error)
 	// UpdateJob writes the mutable fields of j (Context, Status, State,
@@ -212,6 +219,10 @@ type Tx interface {
 	// writes nothing. It returns the new document.
 	Apply(ctx context.Context, jobID string, cmds []Command) (json.RawMessage, error)
 
+	// EnqueueTasks inserts tasks (assigning ID, and DueAt now when zero). A
+	// task with Worker set is inserted already claimed by that worker
+	// (LeaseUntil, Attempts as given) and announces no wakeup: its worker
+	// takes it in memory after the commit.
 	EnqueueTasks(ctx context.Context, tasks []Task) error
 	// DeleteTask removes a claimed task, only while the claim that returned
 	// it with Attempts == attempts holds it (attempts <= 0: any claim); false

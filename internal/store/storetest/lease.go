@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -123,5 +124,27 @@ func testReleaseAndTake(t *testing.T, s store.Store) {
 	left, err := s.ClaimTasks(ctx, store.ClaimParams{Queues: []string{"tq"}, Limit: 10, Lease: time.Minute, Worker: "w", Now: now.Add(time.Minute)})
 	if err != nil || len(left) != 2 {
 		t.Fatalf("tasks left after TakeTasks = %+v, %v; want the timer of k and the signal of other", left, err)
+	}
+}
+
+// testCreateJob pins CreateJob: a taken id is ErrExists (at once, or from
+// the commit on a store that pipelines writes) and the transaction that met
+// it writes nothing.
+func testCreateJob(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	job := store.Job{ID: "cj", Entity: "e", Flow: "f", Version: "v", TaskQueue: "q"}
+	tx(t, s, func(tx store.Tx) error { return tx.CreateJob(ctx, job) })
+	err := s.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.CreateJob(ctx, job); err != nil {
+			return err
+		}
+		return tx.EnqueueTasks(ctx, []store.Task{{JobID: "cj", Queue: "cjq", Kind: "run"}})
+	})
+	if !errors.Is(err, store.ErrExists) {
+		t.Fatalf("CreateJob of a taken id: %v, want ErrExists", err)
+	}
+	got, err := s.ClaimTasks(ctx, store.ClaimParams{Queues: []string{"cjq"}, Limit: 10, Lease: time.Minute, Worker: "w"})
+	if err != nil || len(got) != 0 {
+		t.Errorf("the failed transaction left tasks: %+v, %v", got, err)
 	}
 }
