@@ -28,6 +28,19 @@ type sqliteBackend struct {
 	hub         hub
 	stmts       stmtCache
 	synchronous string // the connection's PRAGMA synchronous level, restored after light transactions
+
+	// Group commit (inTx): transactions asked for while one runs wait in
+	// waiting; the caller that found none running commits them together.
+	gmu     sync.Mutex
+	waiting []*groupReq
+	leading bool
+}
+
+// groupReq is one InTx call waiting for a group commit.
+type groupReq struct {
+	ctx  context.Context
+	fn   func(q querier) error
+	done chan error
 }
 
 func openSQLite(ctx context.Context, path, app string, o options) (Store, error) {
@@ -76,9 +89,113 @@ func openSQLite(ctx context.Context, path, app string, o options) (Store, error)
 // process starved this one).
 const busyRetryWindow = time.Minute
 
+// inTx runs fn in a transaction. The file has one writer, so transactions
+// asked for from many goroutines at once are committed together: the caller
+// that finds no commit running leads, and runs every waiting function in one
+// transaction, each inside a savepoint of its own (a function that fails
+// rolls back to its savepoint and fails alone), then commits once, paying
+// one commit (one sync of the log) for them all. A lone transaction runs as
+// before, with no wait added.
 func (b *sqliteBackend) inTx(ctx context.Context, fn func(q querier) error) error {
+	req := &groupReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	b.gmu.Lock()
+	b.waiting = append(b.waiting, req)
+	lead := !b.leading
+	b.leading = true
+	b.gmu.Unlock()
+	if lead {
+		b.lead()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		// The leader still answers req (done is buffered); this caller
+		// stops waiting. Whether its function committed is unknown.
+		return ctx.Err()
+	}
+}
+
+// maxGroup bounds the functions one group commit runs.
+const maxGroup = 64
+
+// lead commits the waiting functions in groups until none waits.
+func (b *sqliteBackend) lead() {
+	for {
+		b.gmu.Lock()
+		n := min(len(b.waiting), maxGroup)
+		if n == 0 {
+			b.leading = false
+			b.gmu.Unlock()
+			return
+		}
+		group := b.waiting[:n:n]
+		b.waiting = append([]*groupReq(nil), b.waiting[n:]...)
+		b.gmu.Unlock()
+		b.commitGroup(group)
+	}
+}
+
+func (b *sqliteBackend) commitGroup(group []*groupReq) {
+	if len(group) == 1 {
+		r := group[0]
+		b.stmts.prepareWanted(r.ctx, b.db)
+		r.done <- guard(func() error { return runTx(r.ctx, b.db, &b.stmts, r.fn) })
+		return
+	}
+	ctx := context.WithoutCancel(group[0].ctx)
 	b.stmts.prepareWanted(ctx, b.db)
-	return runTx(ctx, b.db, &b.stmts, fn)
+	errs := make([]error, len(group))
+	ok := false
+	err := runTx(ctx, b.db, &b.stmts, func(q querier) error {
+		for i, r := range group {
+			if err := r.ctx.Err(); err != nil {
+				errs[i] = err
+				continue
+			}
+			if _, err := q.exec(ctx, `SAVEPOINT grp`); err != nil {
+				return err
+			}
+			errs[i] = guard(func() error { return r.fn(q) })
+			if errs[i] != nil {
+				if _, err := q.exec(ctx, `ROLLBACK TO grp`); err != nil {
+					return err
+				}
+			}
+			if _, err := q.exec(ctx, `RELEASE grp`); err != nil {
+				return err
+			}
+			ok = ok || errs[i] == nil
+		}
+		if !ok {
+			return errNothingCommitted
+		}
+		return nil
+	})
+	for i, r := range group {
+		switch {
+		case errs[i] != nil:
+			r.done <- errs[i]
+		case err != nil:
+			r.done <- err
+		default:
+			r.done <- nil
+		}
+	}
+}
+
+// errNothingCommitted rolls back a group whose every function failed.
+var errNothingCommitted = errors.New("no function of the group succeeded")
+
+// guard turns a panic of fn into an error, so one caller's panic cannot
+// leave the group's leader (another caller) stuck.
+func guard(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("transaction function panicked: %v", r)
+		}
+	}()
+	return fn()
 }
 
 // runTx runs fn in a transaction begun on db (the pool or one held

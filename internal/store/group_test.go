@@ -1,0 +1,67 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/memflow/memflow/internal/store"
+)
+
+// Transactions asked for at once on SQLite are committed together, each
+// still all or nothing: one that fails (or panics) writes nothing, and the
+// others commit.
+func TestSQLiteGroupCommitKeepsEachTransactionAtomic(t *testing.T) {
+	ctx := context.Background()
+	s := openSQLite(t)
+	const n = 60
+	errBoom := errors.New("boom")
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.InTx(ctx, func(tx store.Tx) error {
+				id := fmt.Sprintf("g%d", i)
+				if _, err := tx.InsertJob(ctx, store.Job{ID: id, Entity: "e", Flow: "f", Version: "v", TaskQueue: "q"}); err != nil {
+					return err
+				}
+				if err := tx.EnqueueTasks(ctx, []store.Task{{JobID: id, Queue: "gq", Kind: "run"}}); err != nil {
+					return err
+				}
+				switch i % 10 {
+				case 3:
+					return errBoom
+				case 7:
+					panic("a transition went wrong")
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		_, err := s.GetJob(ctx, fmt.Sprintf("g%d", i))
+		switch i % 10 {
+		case 3:
+			if !errors.Is(errs[i], errBoom) || !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("g%d failed with %v; its job: %v, want it absent", i, errs[i], err)
+			}
+		case 7:
+			if errs[i] == nil || !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("g%d panicked, InTx returned %v; its job: %v, want it absent", i, errs[i], err)
+			}
+		default:
+			if errs[i] != nil || err != nil {
+				t.Errorf("g%d: InTx %v, job %v; want committed", i, errs[i], err)
+			}
+		}
+	}
+	tasks, err := s.ClaimTasks(ctx, store.ClaimParams{Queues: []string{"gq"}, Limit: 100, Lease: 60e9, Worker: "w"})
+	if err != nil || len(tasks) != n-2*n/10 {
+		t.Errorf("claimed %d tasks, %v; want %d (none of the failed transactions')", len(tasks), err, n-2*n/10)
+	}
+}
