@@ -1,6 +1,6 @@
 package store
 
-import "slices"
+import "context"
 
 // Test hooks for the external test package.
 
@@ -25,13 +25,6 @@ func SQLiteFindSQL(entityType string, f Filter, p FindParams) (string, []any, er
 	return fq.sql, fq.args, err
 }
 
-// SQLiteFindSQLIndexed renders Find's SQLite query as it is when the array
-// indexes named in idx exist.
-func SQLiteFindSQLIndexed(entityType string, f Filter, p FindParams, idx ...string) (string, []any, error) {
-	fq, err := sqliteDialect.findQuery(entityType, f, p, func(name string) bool { return slices.Contains(idx, name) })
-	return fq.sql, fq.args, err
-}
-
 // ArrayIndexName is the name CreateArrayIndex gives the index on (entityType, field).
 func ArrayIndexName(entityType, field string) string {
 	segs, err := fieldPath(field)
@@ -39,4 +32,12 @@ func ArrayIndexName(entityType, field string) string {
 		panic(err)
 	}
 	return arrayIndexName(entityType, segs)
+}
+
+// FindSQL renders Find's query as s runs it now (on SQLite "contains" reads
+// job_members once the array index exists).
+func FindSQL(ctx context.Context, s Store, entityType string, f Filter, p FindParams) (string, []any, error) {
+	ss := s.(*sqlStore)
+	fq, err := ss.renderFind(ctx, ss.b.pool(), entityType, f, p)
+	return fq.sql, fq.args, err
 }

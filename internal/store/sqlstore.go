@@ -217,8 +217,9 @@ func (s *sqlStore) Find(ctx context.Context, entityType string, f Filter, p Find
 	return pg.Jobs, err
 }
 
-func (s *sqlStore) FindPage(ctx context.Context, entityType string, f Filter, p FindParams) (Page, error) {
-	db := s.b.pool()
+// renderFind renders Find's query as the store runs it now: on SQLite,
+// "contains" reads job_members when the array index exists.
+func (s *sqlStore) renderFind(ctx context.Context, db querier, entityType string, f Filter, p FindParams) (found, error) {
 	var lookErr error
 	var arrayIdx func(string) bool
 	if s.d.hasArrayIndex != nil {
@@ -234,6 +235,12 @@ func (s *sqlStore) FindPage(ctx context.Context, entityType string, f Filter, p 
 	if err == nil {
 		err = lookErr
 	}
+	return fq, err
+}
+
+func (s *sqlStore) FindPage(ctx context.Context, entityType string, f Filter, p FindParams) (Page, error) {
+	db := s.b.pool()
+	fq, err := s.renderFind(ctx, db, entityType, f, p)
 	if err != nil {
 		return Page{}, err
 	}
