@@ -2,8 +2,11 @@ package memflow_test
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/memflow/memflow"
 )
@@ -120,6 +123,49 @@ func TestFindPeople(t *testing.T) {
 		}
 		if err := eng.CreateArrayIndex(ctx, "person", "tags;drop"); err == nil {
 			t.Error("CreateArrayIndex accepted an invalid field")
+		}
+	})
+}
+
+// An entity's arrayIndexes in a flow are created when the flow loads: a GIN
+// index on Postgres, the element triggers on SQLite.
+func TestFlowArrayIndexes(t *testing.T) {
+	eachStore(t, func(t *testing.T, d db) {
+		ctx := context.Background()
+		eng := d.open(t, nil)
+		loadFlow(t, eng, `
+memflow: v1
+entities:
+  person:
+    indexes: [name]
+    arrayIndexes: [tags]
+`+strings.TrimPrefix(peopleFlow, "\nmemflow: v1\n"))
+		var n int
+		var err error
+		if strings.HasPrefix(d.URL, "sqlite:") {
+			sdb, oerr := sql.Open("sqlite", strings.TrimPrefix(d.URL, "sqlite:"))
+			if oerr != nil {
+				t.Fatal(oerr)
+			}
+			defer sdb.Close()
+			err = sdb.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'jobs_person_tags_%_arr_%'`).Scan(&n)
+			if err == nil && n != 3 {
+				t.Errorf("%d element triggers for person.tags, want 3", n)
+			}
+		} else {
+			conn, cerr := pgx.Connect(ctx, d.URL)
+			if cerr != nil {
+				t.Fatal(cerr)
+			}
+			defer conn.Close(ctx)
+			err = conn.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND indexname LIKE 'jobs_person_tags_%_arr'
+AND indexdef LIKE '%USING gin%jsonb_path_ops%'`, strings.ReplaceAll(d.App, "-", "_")).Scan(&n)
+			if err == nil && n != 1 {
+				t.Errorf("%d GIN indexes for person.tags, want 1", n)
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
 		}
 	})
 }

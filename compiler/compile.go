@@ -26,6 +26,8 @@ type entityDecl struct {
 	key     dsl.Node
 	schema  json.RawMessage
 	indexes []string
+	// arrayIndexes are array fields indexed for "contains".
+	arrayIndexes []string
 }
 
 type graphDecl struct {
@@ -40,7 +42,7 @@ type graphDecl struct {
 
 var (
 	topKeys      = []string{"memflow", "app", "taskQueue", "entities", "workflows", "hooks"}
-	entityKeys   = []string{"schema", "indexes"}
+	entityKeys   = []string{"schema", "indexes", "arrayIndexes"}
 	workflowKeys = []string{"entity", "taskQueue", "input", "timeout", "steps", "result"}
 	hookKeys     = []string{"taskQueue", "input", "timeout", "steps", "result"}
 	nameRE       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
@@ -209,9 +211,13 @@ func (c *loader) declareEntity(p dsl.Pair) {
 	if s, k := p.Value.Get("schema"); k.Exists() {
 		d.schema = c.schema(s, fmt.Sprintf("schema of entity %q", name))
 	}
-	if ix, k := p.Value.Get("indexes"); k.Exists() {
+	for _, key := range []string{"indexes", "arrayIndexes"} {
+		ix, k := p.Value.Get(key)
+		if !k.Exists() {
+			continue
+		}
 		if ix.Kind() != dsl.Sequence {
-			c.errorf(ix, "indexes must be a list of field paths, not %s", article(ix))
+			c.errorf(ix, "%s must be a list of field paths, not %s", key, article(ix))
 		}
 		for _, it := range ix.Items() {
 			if s, ok := c.str(it, "an index"); ok {
@@ -220,7 +226,11 @@ func (c *loader) declareEntity(p dsl.Pair) {
 				} else if err := checkIndexKeys(s); err != nil {
 					c.errorf(it, "bad index path %q: %v", s, err)
 				}
-				d.indexes = append(d.indexes, s)
+				if key == "indexes" {
+					d.indexes = append(d.indexes, s)
+				} else {
+					d.arrayIndexes = append(d.arrayIndexes, s)
+				}
 			}
 		}
 	}
@@ -269,6 +279,7 @@ func (c *loader) program(d *graphDecl) *Program {
 	if ent := c.entities[p.Entity]; ent != nil {
 		p.EntitySchema = ent.schema
 		p.Indexes = ent.indexes
+		p.ArrayIndexes = ent.arrayIndexes
 	}
 	children := map[string]bool{}
 	for _, ch := range d.children {
