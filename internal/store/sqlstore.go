@@ -232,8 +232,8 @@ func (s *sqlStore) renderFind(ctx context.Context, db querier, entityType string
 		}
 	}
 	fq, err := s.d.findQuery(entityType, f, p, arrayIdx)
-	if err == nil {
-		err = lookErr
+	if err == nil && lookErr != nil {
+		err = fmt.Errorf("find %s: %w", entityType, lookErr)
 	}
 	return fq, err
 }
