@@ -423,8 +423,24 @@ func outcome(id, status string, result json.RawMessage, msg string) (json.RawMes
 	return nil, nil, false
 }
 
-// Condition is one filter of Find: the value at Path (dotted) compared with
-// Value by Op ("=", "!=", "<", "<=", ">", ">=").
+// Condition is one filter of Find: the value at Path (dotted) tested by Op.
+//   - "=" (the default when Op is ""), "!=", "<", "<=", ">", ">=": compare
+//     with Value, a number, string, boolean or null; ordering needs a number
+//     or a string, and only values of the same type compare.
+//   - "like": a string matching the pattern Value: % matches any run of
+//     characters, _ one character, \ makes the next one literal (see
+//     EscapeLike). Case-sensitive on both stores.
+//   - "prefix": a string starting with Value, taken literally (% and _ in it
+//     are not wildcards).
+//   - "in": equal to one of Value, a list of at most 1000 numbers, strings,
+//     booleans or nulls; an empty list matches nothing.
+//   - "contains": an array with an element equal to Value (a number, string,
+//     boolean or null). CreateArrayIndex makes it an index lookup.
+//   - "exists", "!exists": the path is present (even holding null), or
+//     absent. Value must be nil.
+//
+// Values are always bound as SQL parameters; paths are validated (letters,
+// digits, '_' and '-' in keys) and never spliced into SQL as given.
 type Condition struct {
 	Path  string `json:"path"`
 	Op    string `json:"op"`
@@ -434,15 +450,71 @@ type Condition struct {
 // Where is an equality condition.
 func Where(path string, value any) Condition { return Condition{Path: path, Op: "=", Value: value} }
 
-// FindOptions pages Find.
+// Like matches strings at path against a like pattern (% _ and \ escapes).
+func Like(path, pattern string) Condition { return Condition{Path: path, Op: "like", Value: pattern} }
+
+// Prefix matches strings at path that start with prefix, taken literally.
+func Prefix(path, prefix string) Condition { return Condition{Path: path, Op: "prefix", Value: prefix} }
+
+// In matches a value at path equal to one of values.
+func In(path string, values ...any) Condition {
+	if values == nil {
+		values = []any{}
+	}
+	return Condition{Path: path, Op: "in", Value: values}
+}
+
+// Contains matches an array at path that has an element equal to value.
+func Contains(path string, value any) Condition {
+	return Condition{Path: path, Op: "contains", Value: value}
+}
+
+// Exists matches documents that have path (even holding null).
+func Exists(path string) Condition { return Condition{Path: path, Op: "exists"} }
+
+// NotExists matches documents that lack path.
+func NotExists(path string) Condition { return Condition{Path: path, Op: "!exists"} }
+
+// EscapeLike escapes %, _ and \ in s so that a "like" pattern matches them
+// literally: Like(p, EscapeLike(s)+"%") is Prefix(p, s).
+func EscapeLike(s string) string { return store.EscapeLike(s) }
+
+// FindOptions sorts and pages Find.
 type FindOptions struct {
-	Limit  int // default 100 (0); negative is an error
-	Offset int // default 0; negative is an error
+	Limit  int // default 100 (0), at most 10000; negative is an error
+	Offset int // default 0; negative is an error; not with After
+	// Sort is the path of a field to order by (default: by instance id).
+	// Values order by type first (numbers, strings, booleans, objects and
+	// arrays, then null or missing), then numbers numerically and strings
+	// bytewise; equal values order by id. Desc reverses the order within
+	// each type, so documents without the field come last either way.
+	Sort string
+	Desc bool
+	// After is the cursor a previous page returned as FindResult.Next: the
+	// page after it, by keyset (rows added or removed meanwhile shift
+	// nothing). It only fits the same entity type, conditions and sort.
+	After string
+}
+
+// FindResult is one page of FindPage. Next is the cursor of the next page
+// (FindOptions.After), "" on the last one.
+type FindResult struct {
+	Instances []*Instance `json:"instances"`
+	Next      string      `json:"next,omitempty"`
 }
 
 // Find lists instances of entityType whose entity documents match every
 // condition.
 func (e *Engine) Find(ctx context.Context, entityType string, where []Condition, opts FindOptions) ([]*Instance, error) {
+	r, err := e.FindPage(ctx, entityType, where, opts)
+	if err != nil {
+		return nil, err
+	}
+	return r.Instances, nil
+}
+
+// FindPage is Find returning the cursor of the next page too.
+func (e *Engine) FindPage(ctx context.Context, entityType string, where []Condition, opts FindOptions) (*FindResult, error) {
 	if opts.Limit < 0 || opts.Offset < 0 {
 		return nil, fmt.Errorf("find %s: limit %d and offset %d must not be negative", entityType, opts.Limit, opts.Offset)
 	}
@@ -454,21 +526,30 @@ func (e *Engine) Find(ctx context.Context, entityType string, where []Condition,
 		}
 		f = append(f, store.Condition{Path: c.Path, Op: op, Value: c.Value})
 	}
-	jobs, err := e.st.Find(ctx, entityType, f, store.FindParams{Limit: opts.Limit, Offset: opts.Offset})
+	pg, err := e.st.FindPage(ctx, entityType, f, store.FindParams{Limit: opts.Limit, Offset: opts.Offset,
+		Sort: opts.Sort, Desc: opts.Desc, Cursor: opts.After})
 	if err != nil {
 		return nil, fmt.Errorf("find %s: %w", entityType, err)
 	}
-	out := make([]*Instance, len(jobs))
-	for i := range jobs {
-		out[i] = instanceOf(&jobs[i])
+	out := make([]*Instance, len(pg.Jobs))
+	for i := range pg.Jobs {
+		out[i] = instanceOf(&pg.Jobs[i])
 	}
-	return out, nil
+	return &FindResult{Instances: out, Next: pg.Next}, nil
 }
 
 // CreateIndex creates an index on field (a dotted path) of entityType's
-// documents. Idempotent.
+// documents, for the comparisons, "in" and equality. Idempotent.
 func (e *Engine) CreateIndex(ctx context.Context, entityType, field string) error {
 	return e.st.CreateIndex(ctx, entityType, field)
+}
+
+// CreateArrayIndex creates an index for "contains" on the array at field
+// (a dotted path) of entityType's documents: a GIN index (jsonb_path_ops) on
+// Postgres; on SQLite, which has no index over the elements of a JSON array,
+// a table of the elements kept current by triggers. Idempotent.
+func (e *Engine) CreateArrayIndex(ctx context.Context, entityType, field string) error {
+	return e.st.CreateArrayIndex(ctx, entityType, field)
 }
 
 // Event is one history row of an instance: one per committed step, plus

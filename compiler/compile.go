@@ -26,6 +26,8 @@ type entityDecl struct {
 	key     dsl.Node
 	schema  json.RawMessage
 	indexes []string
+	// arrayIndexes are array fields indexed for "contains".
+	arrayIndexes []string
 }
 
 type graphDecl struct {
@@ -40,7 +42,7 @@ type graphDecl struct {
 
 var (
 	topKeys      = []string{"memflow", "app", "taskQueue", "entities", "workflows", "hooks"}
-	entityKeys   = []string{"schema", "indexes"}
+	entityKeys   = []string{"schema", "indexes", "arrayIndexes"}
 	workflowKeys = []string{"entity", "taskQueue", "input", "timeout", "steps", "result"}
 	hookKeys     = []string{"taskQueue", "input", "timeout", "steps", "result"}
 	nameRE       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
@@ -209,16 +211,26 @@ func (c *loader) declareEntity(p dsl.Pair) {
 	if s, k := p.Value.Get("schema"); k.Exists() {
 		d.schema = c.schema(s, fmt.Sprintf("schema of entity %q", name))
 	}
-	if ix, k := p.Value.Get("indexes"); k.Exists() {
+	for _, key := range []string{"indexes", "arrayIndexes"} {
+		ix, k := p.Value.Get(key)
+		if !k.Exists() {
+			continue
+		}
 		if ix.Kind() != dsl.Sequence {
-			c.errorf(ix, "indexes must be a list of field paths, not %s", article(ix))
+			c.errorf(ix, "%s must be a list of field paths, not %s", key, article(ix))
 		}
 		for _, it := range ix.Items() {
 			if s, ok := c.str(it, "an index"); ok {
 				if err := checkPath(s); err != nil {
 					c.errorf(it, "bad index path %q: %v", s, err)
+				} else if err := checkIndexKeys(s); err != nil {
+					c.errorf(it, "bad index path %q: %v", s, err)
 				}
-				d.indexes = append(d.indexes, s)
+				if key == "indexes" {
+					d.indexes = append(d.indexes, s)
+				} else {
+					d.arrayIndexes = append(d.arrayIndexes, s)
+				}
 			}
 		}
 	}
@@ -267,6 +279,7 @@ func (c *loader) program(d *graphDecl) *Program {
 	if ent := c.entities[p.Entity]; ent != nil {
 		p.EntitySchema = ent.schema
 		p.Indexes = ent.indexes
+		p.ArrayIndexes = ent.arrayIndexes
 	}
 	children := map[string]bool{}
 	for _, ch := range d.children {
@@ -306,6 +319,40 @@ func (c *loader) hookNames(app string) []string {
 
 // checkPath validates a constant entity path: dotted segments, with
 // ["quoted"] segments for keys holding dots.
+// checkIndexKeys applies the store's rule for indexed fields to a path
+// checkPath accepted: 1 to 32 keys, each 1 to 128 letters, digits, '_' or
+// '-'. The store renders the keys into SQL and refuses any other; checking
+// here makes validate report it instead of the first load failing.
+func checkIndexKeys(p string) error {
+	var keys []string
+	for i := 0; i < len(p); {
+		switch p[i] {
+		case '.':
+			i++
+		case '[': // a quoted key: checkPath saw its closing quote and ']'
+			k := strings.IndexByte(p[i+2:], p[i+1])
+			keys = append(keys, p[i+2:i+2+k])
+			i += k + 4
+		default:
+			j := i
+			for j < len(p) && p[j] != '.' && p[j] != '[' {
+				j++
+			}
+			keys = append(keys, p[i:j])
+			i = j
+		}
+	}
+	if len(keys) > 32 {
+		return fmt.Errorf("%d keys, at most 32 can be indexed", len(keys))
+	}
+	for _, k := range keys {
+		if k == "" || len(k) > 128 || strings.TrimLeft(k, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "" {
+			return fmt.Errorf("key %q: indexed fields take 1 to 128 letters, digits, '_' and '-' in each key", k)
+		}
+	}
+	return nil
+}
+
 func checkPath(p string) error {
 	if p == "" {
 		return fmt.Errorf("empty path")

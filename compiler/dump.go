@@ -21,6 +21,9 @@ func (p *Program) Dump(w io.Writer) {
 	if len(p.Indexes) > 0 {
 		fmt.Fprintf(w, " indexes=%s", strings.Join(p.Indexes, ","))
 	}
+	if len(p.ArrayIndexes) > 0 {
+		fmt.Fprintf(w, " arrayIndexes=%s", strings.Join(p.ArrayIndexes, ","))
+	}
 	if len(p.Children) > 0 {
 		fmt.Fprintf(w, " children=%s", strings.Join(p.Children, ","))
 	}

@@ -42,6 +42,9 @@ type Program struct {
 	EntitySchema json.RawMessage `json:"entitySchema,omitempty"`
 	// Indexes are the entity type's declared indexed fields (dotted paths).
 	Indexes []string `json:"indexes,omitempty"`
+	// ArrayIndexes are the entity type's declared array fields indexed
+	// for "contains" (dotted paths).
+	ArrayIndexes []string `json:"arrayIndexes,omitempty"`
 	// Workflow is the workflow's graph; Hooks the hooks, by name.
 	Workflow *Graph            `json:"workflow"`
 	Hooks    map[string]*Graph `json:"hooks,omitempty"`

@@ -158,6 +158,11 @@ func (e *Engine) Install(ctx context.Context, p *compiler.Program) error {
 			return fmt.Errorf("install %s: index %s.%s: %w", p.Name, p.Entity, f, err)
 		}
 	}
+	for _, f := range p.ArrayIndexes {
+		if err := e.st.CreateArrayIndex(ctx, p.Entity, f); err != nil {
+			return fmt.Errorf("install %s: array index %s.%s: %w", p.Name, p.Entity, f, err)
+		}
+	}
 	e.mu.Lock()
 	e.newest[p.Name] = pr
 	e.byVer[p.Name+"@"+p.Version] = pr

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/memflow/memflow"
@@ -243,34 +244,75 @@ func newHistoryCmd(g *globals) *cobra.Command {
 }
 
 func newFindCmd(g *globals) *cobra.Command {
-	var where string
-	var limit int
+	var where, sortBy, after string
+	var limit, offset int
+	var page bool
 	cmd := &cobra.Command{
 		Use:   "find ENTITY",
 		Short: "List instances of an entity type whose documents match --where",
-		Long: `find lists instances of ENTITY as JSON. --where is a JSON object of path: value
-equalities, '{"status":"done"}', or a list of conditions,
-'[{"path":"confidence","op":">=","value":0.8}]' (ops: = != < <= > >=).`,
+		Long: `find lists instances of ENTITY as a JSON array. --where is a JSON object of
+path: value equalities, '{"status":"done"}', or a list of conditions,
+'[{"path":"confidence","op":">=","value":0.8}]'. Ops: = != < <= > >=,
+like (% any run, _ one character, \ escapes), prefix (literal), in (a list),
+contains (an array element), exists and !exists (no value).
+
+--sort FIELD or FIELD:desc orders by a field (ties by id); the default is by id.
+When more instances match than --limit, the cursor of the next page goes to
+stderr as "next: CURSOR"; pass it to --after for that page. --page prints
+{"instances": [...], "next": "CURSOR"} on stdout instead.`,
 		Args: args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if limit < 1 {
 				return usageErr("find: --limit must be 1 or more, got %d", limit)
+			}
+			if offset < 0 {
+				return usageErr("find: --offset must be 0 or more, got %d", offset)
+			}
+			if offset > 0 && after != "" {
+				return usageErr("find: give --after or --offset, not both")
+			}
+			opts := memflow.FindOptions{Limit: limit, Offset: offset, After: after}
+			if sortBy != "" {
+				field, dir, hasDir := strings.Cut(sortBy, ":")
+				switch {
+				case field == "":
+					return usageErr("find: --sort %q names no field (want FIELD or FIELD:desc)", sortBy)
+				case hasDir && dir == "desc":
+					opts.Desc = true
+				case hasDir && dir != "asc":
+					return usageErr("find: --sort %q: the direction after ':' must be asc or desc", sortBy)
+				}
+				opts.Sort = field
 			}
 			conds, err := parseWhere(cmd, where)
 			if err != nil {
 				return err
 			}
 			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
-				ins, err := eng.Find(ctx, a[0], conds, memflow.FindOptions{Limit: limit})
+				r, err := eng.FindPage(ctx, a[0], conds, opts)
 				if err != nil {
 					return err
 				}
-				return printJSON(cmd.OutOrStdout(), ins)
+				if page {
+					return printJSON(cmd.OutOrStdout(), r)
+				}
+				if err := printJSON(cmd.OutOrStdout(), r.Instances); err != nil {
+					return err
+				}
+				if r.Next != "" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "next: %s\n", r.Next)
+				}
+				return nil
 			})
 		},
 	}
-	cmd.Flags().StringVar(&where, "where", "", "filter: a JSON object of path: value equalities, or a list of {path, op, value}; @FILE or - reads it")
-	cmd.Flags().IntVar(&limit, "limit", 100, "most instances to list")
+	f := cmd.Flags()
+	f.StringVar(&where, "where", "", "filter: a JSON object of path: value equalities, or a list of {path, op, value}; @FILE or - reads it")
+	f.IntVar(&limit, "limit", 100, "most instances to list (at most 10000)")
+	f.IntVar(&offset, "offset", 0, "skip this many matching instances first (not with --after)")
+	f.StringVar(&sortBy, "sort", "", "order by a field: FIELD or FIELD:desc (default: by id)")
+	f.StringVar(&after, "after", "", "list the page after the one that printed this cursor (same ENTITY, --where and --sort)")
+	f.BoolVar(&page, "page", false, `print {"instances": [...], "next": CURSOR} instead of the bare list`)
 	return cmd
 }
 
@@ -312,16 +354,26 @@ func parseWhere(cmd *cobra.Command, s string) ([]memflow.Condition, error) {
 }
 
 func newIndexCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var array bool
+	cmd := &cobra.Command{
 		Use:   "index ENTITY FIELD",
 		Short: "Create an index on a field of an entity type's documents",
-		Args:  args(2, 2),
+		Long: `index creates an index on FIELD of ENTITY's documents for find's =, <, <=, >,
+>= and in on that field. With --array, the index serves contains on an
+array field instead (GIN on Postgres, a table of elements on SQLite).
+Idempotent. FIELD takes letters, digits, '_' and '-' in its keys.`,
+		Args: args(2, 2),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
+				if array {
+					return eng.CreateArrayIndex(ctx, a[0], a[1])
+				}
 				return eng.CreateIndex(ctx, a[0], a[1])
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&array, "array", false, "index the elements of an array field, for contains")
+	return cmd
 }
 
 func newCancelCmd(g *globals) *cobra.Command {

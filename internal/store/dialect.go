@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"time"
 )
 
@@ -37,6 +38,26 @@ type dialect struct {
 	// JSON value there; fieldCond renders one Find condition (find.go).
 	fieldExpr func(segs []Segment) string
 	fieldCond func(segs []Segment, op string, v any, arg func(any) string) (string, error)
+	// presence is SQL NULL exactly when the path is missing (exists).
+	presence func(segs []Segment) string
+	// likeCond matches a string against a LIKE pattern (% _ and \ escapes).
+	likeCond func(segs []Segment, pattern string, arg func(any) string) string
+	// inCond: the value equals one of list (non-empty, scalars).
+	inCond func(segs []Segment, list []any, arg func(any) string) (string, error)
+	// containsCond: the value is an array holding v (a scalar of kind);
+	// idx names the array index on the field, arrayIdx says if it exists.
+	containsCond func(idx string, segs []Segment, kind string, v any, arg func(any) string, arrayIdx func(string) bool) (string, error)
+	// sortKeys renders the three sort keys of a field: type rank, number
+	// and text (find.go); numText renders the number as text for the
+	// cursor, numParam binds a cursor's number back.
+	sortKeys func(segs []Segment) (rank, num, txt string)
+	numText  func(num string) string
+	numParam func(num string, arg func(any) string) string
+	// arrayIndexSQL renders CreateArrayIndex's statements; hasArrayIndex
+	// (nil: not needed) reports whether an array index exists, for
+	// dialects whose "contains" query differs when it does.
+	arrayIndexSQL func(ix arrayIndex) []string
+	hasArrayIndex func(ctx context.Context, q querier, name string) (bool, error)
 	// createIndex renders CREATE INDEX for (name, field expression, entity literal).
 	createIndex func(name, expr, entity string) string
 	// afterIndex refreshes planner statistics after CreateIndex ("" none):
@@ -76,6 +97,19 @@ var postgresDialect = dialect{
 	appendHistory: pgAppendHistory,
 	fieldExpr:     pgFieldExpr,
 	fieldCond:     pgFieldCond,
+	presence:      pgFieldExpr,
+	likeCond:      pgLikeCond,
+	inCond:        pgInCond,
+	containsCond:  pgContainsCond,
+	sortKeys:      pgSortKeys,
+	numText:       func(num string) string { return num + "::text" },
+	numParam: func(num string, arg func(any) string) string {
+		if num == "" {
+			num = "0"
+		}
+		return arg(num) + "::text::numeric"
+	},
+	arrayIndexSQL: pgArrayIndexSQL,
 	createIndex: func(name, expr, entity string) string {
 		return `CREATE INDEX IF NOT EXISTS ` + quoteIdent(name) + ` ON jobs ((` + expr + `)) WHERE entity = ` + entity
 	},
@@ -90,13 +124,28 @@ var sqliteDialect = dialect{
 		}
 		return string(b)
 	},
-	claimAny:    claimSQL("", "", sqlIn),
-	claimQueues: claimSQL("queue IN (SELECT value FROM json_each($5)) AND ", "", sqlIn),
-	queuesArg:   jsonList,
-	inList:      `IN (SELECT value FROM json_each($1))`,
-	listArg:     jsonList,
-	fieldExpr:   sqliteFieldExpr,
-	fieldCond:   sqliteFieldCond,
+	claimAny:     claimSQL("", "", sqlIn),
+	claimQueues:  claimSQL("queue IN (SELECT value FROM json_each($5)) AND ", "", sqlIn),
+	queuesArg:    jsonList,
+	inList:       `IN (SELECT value FROM json_each($1))`,
+	listArg:      jsonList,
+	fieldExpr:    sqliteFieldExpr,
+	fieldCond:    sqliteFieldCond,
+	presence:     sqliteTypeExpr,
+	likeCond:     sqliteLikeCond,
+	inCond:       sqliteInCond,
+	containsCond: sqliteContainsCond,
+	sortKeys:     sqliteSortKeys,
+	numText:      func(num string) string { return num },
+	numParam: func(num string, arg func(any) string) string {
+		if i, err := strconv.ParseInt(num, 10, 64); err == nil || num == "" {
+			return arg(i)
+		}
+		f, _ := strconv.ParseFloat(num, 64)
+		return arg(f)
+	},
+	arrayIndexSQL: sqliteArrayIndexSQL,
+	hasArrayIndex: sqliteHasArrayIndex,
 	createIndex: func(name, expr, entity string) string {
 		return `CREATE INDEX IF NOT EXISTS ` + quoteIdent(name) + ` ON jobs (` + expr + `) WHERE entity = ` + entity
 	},

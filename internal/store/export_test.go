@@ -1,10 +1,13 @@
 package store
 
+import "context"
+
 // Test hooks for the external test package.
 
 // PostgresFindSQL renders Find's Postgres query.
 func PostgresFindSQL(entityType string, f Filter, p FindParams) (string, []any, error) {
-	return postgresDialect.findQuery(entityType, f, p)
+	fq, err := postgresDialect.findQuery(entityType, f, p, nil)
+	return fq.sql, fq.args, err
 }
 
 // IndexName is the name CreateIndex gives the index on (entityType, field).
@@ -18,5 +21,23 @@ func IndexName(entityType, field string) string {
 
 // SQLiteFindSQL renders Find's SQLite query.
 func SQLiteFindSQL(entityType string, f Filter, p FindParams) (string, []any, error) {
-	return sqliteDialect.findQuery(entityType, f, p)
+	fq, err := sqliteDialect.findQuery(entityType, f, p, nil)
+	return fq.sql, fq.args, err
+}
+
+// ArrayIndexName is the name CreateArrayIndex gives the index on (entityType, field).
+func ArrayIndexName(entityType, field string) string {
+	segs, err := fieldPath(field)
+	if err != nil {
+		panic(err)
+	}
+	return arrayIndexName(entityType, segs)
+}
+
+// FindSQL renders Find's query as s runs it now (on SQLite "contains" reads
+// job_members once the array index exists).
+func FindSQL(ctx context.Context, s Store, entityType string, f Filter, p FindParams) (string, []any, error) {
+	ss := s.(*sqlStore)
+	fq, err := ss.renderFind(ctx, ss.b.pool(), entityType, f, p)
+	return fq.sql, fq.args, err
 }

@@ -176,12 +176,12 @@ func getJob(ctx context.Context, q querier, id, lock string) (*Job, error) {
 	return j, nil
 }
 
-func scanJob(r row) (*Job, error) {
+func scanJob(r row, extra ...any) (*Job, error) {
 	var j Job
 	var created, updated, completed timeCol
-	err := r.Scan(&j.ID, &j.Entity, jsonCol{&j.Context}, &j.Status, &j.Flow, &j.Version, &j.TaskQueue,
+	err := r.Scan(append([]any{&j.ID, &j.Entity, jsonCol{&j.Context}, &j.Status, &j.Flow, &j.Version, &j.TaskQueue,
 		jsonCol{&j.Input}, jsonCol{&j.State}, jsonCol{&j.Result}, &j.Error, &created, &updated, &completed,
-		&j.Root, &j.Parent, &j.Depth)
+		&j.Root, &j.Parent, &j.Depth}, extra...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -213,27 +213,104 @@ FROM history WHERE job_id = $1 ORDER BY seq`, jobID)
 }
 
 func (s *sqlStore) Find(ctx context.Context, entityType string, f Filter, p FindParams) ([]Job, error) {
-	q, args, err := s.d.findQuery(entityType, f, p)
-	if err != nil {
-		return nil, err
+	pg, err := s.FindPage(ctx, entityType, f, p)
+	return pg.Jobs, err
+}
+
+// renderFind renders Find's query as the store runs it now: on SQLite,
+// "contains" reads job_members when the array index exists.
+func (s *sqlStore) renderFind(ctx context.Context, db querier, entityType string, f Filter, p FindParams) (found, error) {
+	var lookErr error
+	var arrayIdx func(string) bool
+	if s.d.hasArrayIndex != nil {
+		arrayIdx = func(name string) bool {
+			ok, err := s.d.hasArrayIndex(ctx, db, name)
+			if err != nil && lookErr == nil {
+				lookErr = err
+			}
+			return ok
+		}
 	}
-	r, err := s.b.pool().query(ctx, q, args...)
+	fq, err := s.d.findQuery(entityType, f, p, arrayIdx)
+	if err == nil && lookErr != nil {
+		err = fmt.Errorf("find %s: %w", entityType, lookErr)
+	}
+	return fq, err
+}
+
+func (s *sqlStore) FindPage(ctx context.Context, entityType string, f Filter, p FindParams) (Page, error) {
+	db := s.b.pool()
+	fq, err := s.renderFind(ctx, db, entityType, f, p)
 	if err != nil {
-		return nil, fmt.Errorf("find %s: %w", entityType, err)
+		return Page{}, err
+	}
+	r, err := db.query(ctx, fq.sql, fq.args...)
+	if err != nil {
+		return Page{}, fmt.Errorf("find %s: %w", entityType, err)
 	}
 	defer r.Close()
-	out := []Job{}
+	pg := Page{Jobs: []Job{}}
+	var last cursor
 	for r.Next() {
-		j, err := scanJob(r)
+		var c cursor
+		j, err := scanJob(r, &c.Rank, &c.Num, &c.Text)
 		if err != nil {
-			return nil, fmt.Errorf("find %s: %w", entityType, err)
+			return Page{}, fmt.Errorf("find %s: %w", entityType, err)
 		}
-		out = append(out, *j)
+		if len(pg.Jobs) == fq.limit {
+			c := last
+			c.Query = fq.hash
+			if p.Sort == "" {
+				c.Rank, c.Num, c.Text = 0, "", ""
+			}
+			pg.Next = c.encode()
+			break
+		}
+		c.ID = j.ID
+		last = c
+		pg.Jobs = append(pg.Jobs, *j)
 	}
 	if err := r.Err(); err != nil {
-		return nil, fmt.Errorf("find %s: %w", entityType, err)
+		return Page{}, fmt.Errorf("find %s: %w", entityType, err)
 	}
-	return out, nil
+	return pg, nil
+}
+
+// sqliteHasArrayIndex reports whether CreateArrayIndex made name: its
+// insert trigger exists.
+func sqliteHasArrayIndex(ctx context.Context, q querier, name string) (bool, error) {
+	var n int
+	if err := q.queryRow(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = $1`, name+"_ins").Scan(&n); err != nil {
+		return false, fmt.Errorf("look up array index %s: %w", name, err)
+	}
+	return n > 0, nil
+}
+
+func (s *sqlStore) CreateArrayIndex(ctx context.Context, entityType, field string) error {
+	ix, err := parseArrayIndex(entityType, field)
+	if err != nil {
+		return err
+	}
+	err = s.b.inTx(ctx, func(tx querier) error {
+		if err := s.lockSchema(ctx, tx); err != nil {
+			return err
+		}
+		if s.d.hasArrayIndex != nil {
+			if ok, err := s.d.hasArrayIndex(ctx, tx, ix.name); err != nil || ok {
+				return err
+			}
+		}
+		for _, q := range s.d.arrayIndexSQL(ix) {
+			if _, err := tx.exec(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("create array index on %s(%s): %w", entityType, field, err)
+	}
+	return nil
 }
 
 func (s *sqlStore) CreateIndex(ctx context.Context, entityType, field string) error {

@@ -114,19 +114,41 @@ type FlowVersion struct {
 // Filter selects entity documents in Find: all conditions must hold.
 type Filter []Condition
 
-// Condition compares the value at Path (dotted, as in commands) with Value.
-// Op is one of "=", "!=", "<", "<=", ">", ">=". Values are always bound as
-// parameters; paths are validated and never spliced into SQL as given.
+// Condition tests the value at Path (dotted, as in commands). Op is one of:
+//   - "=", "!=", "<", "<=", ">", ">=": compare with Value (a number, string,
+//     boolean or null; ordering needs a number or a string of the same type);
+//   - "like": a string matching the pattern Value (% any run, _ one
+//     character, \ escapes the next; case-sensitive on both stores);
+//   - "prefix": a string starting with Value, taken literally;
+//   - "in": equal to one of Value, a list of at most 1000 scalars (empty:
+//     nothing matches);
+//   - "contains": an array with an element equal to the scalar Value;
+//   - "exists", "!exists": the path is present (even as null) or absent;
+//     Value must be nil.
+//
+// Values are always bound as parameters; paths are validated and never
+// spliced into SQL as given.
 type Condition struct {
 	Path  string
 	Op    string
 	Value any
 }
 
-// FindParams adds paging to Find.
+// FindParams adds sorting and paging to Find.
 type FindParams struct {
 	Limit  int // 0: 100; at most 10000; negative is an error
-	Offset int // negative is an error
+	Offset int // negative is an error; not with Cursor
+	// Sort is a field path to order by ("" : by id). Values order by type
+	// first (numbers, strings, booleans, objects and arrays, then null or
+	// missing), then numbers numerically and strings bytewise; ties go by
+	// id. Desc reverses the order within each type (and of ids), so
+	// documents without the field come last either way.
+	Sort string
+	Desc bool
+	// Cursor continues after the page that returned it as Page.Next (keyset:
+	// no rows are skipped or repeated when others are inserted meanwhile).
+	// It belongs to the same entity type, conditions and sort.
+	Cursor string
 }
 
 // Store is one app's persistence (one Postgres schema, or one SQLite file).
@@ -164,6 +186,8 @@ type Store interface {
 	GetJob(ctx context.Context, id string) (*Job, error)
 	History(ctx context.Context, jobID string) ([]HistoryEvent, error)
 	Find(ctx context.Context, entityType string, f Filter, p FindParams) ([]Job, error)
+	// FindPage is Find returning the cursor of the next page too.
+	FindPage(ctx context.Context, entityType string, f Filter, p FindParams) (Page, error)
 	// ListTree lists id and the instances under it, oldest first: for a
 	// root, every instance whose Root is id; otherwise the instances reached
 	// from id through Parent links. status "" lists every status, else only
@@ -176,6 +200,10 @@ type Store interface {
 	// CreateIndex makes a partial expression index on jobs for field (a
 	// dotted path) restricted to entity = entityType. Idempotent.
 	CreateIndex(ctx context.Context, entityType, field string) error
+	// CreateArrayIndex makes an index for "contains" on the array at field
+	// of entityType's documents: a partial GIN (jsonb_path_ops) index on
+	// Postgres, a trigger-maintained table of elements on SQLite. Idempotent.
+	CreateArrayIndex(ctx context.Context, entityType, field string) error
 	GetFlowVersion(ctx context.Context, name, version string) (*FlowVersion, error)
 	// LatestFlowVersion is the most recently saved version of name.
 	LatestFlowVersion(ctx context.Context, name string) (*FlowVersion, error)

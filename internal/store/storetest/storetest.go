@@ -39,6 +39,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Catalogue", testCatalogue}, {"LoadReportsBounded", testLoadReportsBounded},
 		{"Find", testFind},
 		{"FindErrors", testFindErrors},
+		{"FindOps", testFindOps}, {"FindOpErrors", testFindOpErrors}, {"FindSort", testFindSort},
+		{"FindCursor", testFindCursor}, {"ArrayIndexKeptCurrent", testArrayIndexKeptCurrent},
 		{"Tree", testTree},
 		{"Descendants", testDescendants},
 	}
