@@ -56,6 +56,8 @@ type Config struct {
 
 	// wrapStore, when set, wraps the opened store (tests inject faults).
 	wrapStore func(store.Store) store.Store
+	// mustExist: set by OpenExisting.
+	mustExist bool
 }
 
 // Limits bounds what instances may do; see runtime.Limits.
@@ -112,14 +114,17 @@ func Open(ctx context.Context, dbURL string, cfg Config) (*Engine, error) {
 	if dbURL == "" {
 		dbURL = DefaultDatabaseFor(cfg.App)
 	}
-	if path, ok := strings.CutPrefix(dbURL, "sqlite:"); ok && !strings.HasPrefix(path, "//") {
+	storeOpts := []store.Option{store.WithClock(cfg.Clock)}
+	if cfg.mustExist {
+		storeOpts = append(storeOpts, store.MustExist())
+	} else if path, ok := strings.CutPrefix(dbURL, "sqlite:"); ok && !strings.HasPrefix(path, "//") {
 		if dir := filepath.Dir(path); dir != "." {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return nil, fmt.Errorf("open %s: %w", store.Redact(dbURL), err)
 			}
 		}
 	}
-	st, err := store.Open(ctx, dbURL, cfg.App, store.WithClock(cfg.Clock))
+	st, err := store.Open(ctx, dbURL, cfg.App, storeOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +138,19 @@ func Open(ctx context.Context, dbURL string, cfg Config) (*Engine, error) {
 	}
 	return &Engine{app: cfg.App, st: st, acts: acts, rt: rt, now: cfg.Clock}, nil
 }
+
+// OpenExisting is Open for an app that must already be in the database: it
+// creates no SQLite file, schema or table, and an app that is not there
+// gives a *NoAppError naming the apps that are (matched by errors.As).
+// Tools that only read (memflow get, find, history, result) open this way,
+// so a misspelled app or a wrong folder is an error, not an empty answer.
+func OpenExisting(ctx context.Context, dbURL string, cfg Config) (*Engine, error) {
+	cfg.mustExist = true
+	return Open(ctx, dbURL, cfg)
+}
+
+// NoAppError is OpenExisting finding no such app in the database.
+type NoAppError = store.NoAppError
 
 // Close closes the store. Stop workers (cancel Run's context) first.
 func (e *Engine) Close() error { return e.st.Close() }
@@ -290,8 +308,11 @@ func instanceOf(j *store.Job) *Instance {
 // Get reads instance id.
 func (e *Engine) Get(ctx context.Context, id string) (*Instance, error) {
 	j, err := e.st.GetJob(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, &noInstanceError{id: id}
+	}
 	if err != nil {
-		return nil, fmt.Errorf("get %q: %w", id, err)
+		return nil, err // the store's message names the operation and the id
 	}
 	return instanceOf(j), nil
 }
@@ -304,6 +325,13 @@ func (e *Engine) Entity(ctx context.Context, id string) (json.RawMessage, error)
 	}
 	return in.Entity, nil
 }
+
+// noInstanceError is Get's error for an id no instance has; it matches
+// ErrNotFound.
+type noInstanceError struct{ id string }
+
+func (e *noInstanceError) Error() string        { return fmt.Sprintf("no instance %q", e.id) }
+func (e *noInstanceError) Is(target error) bool { return target == ErrNotFound }
 
 // WorkflowError is the outcome of an instance that failed or was cancelled.
 type WorkflowError struct {
@@ -456,7 +484,7 @@ func (e *Engine) Find(ctx context.Context, entityType string, where []Condition,
 	}
 	jobs, err := e.st.Find(ctx, entityType, f, store.FindParams{Limit: opts.Limit, Offset: opts.Offset})
 	if err != nil {
-		return nil, fmt.Errorf("find %s: %w", entityType, err)
+		return nil, err // the store's message starts "find <entity type>:"
 	}
 	out := make([]*Instance, len(jobs))
 	for i := range jobs {
@@ -488,7 +516,7 @@ type Event struct {
 func (e *Engine) History(ctx context.Context, id string) ([]Event, error) {
 	hs, err := e.st.History(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("history of %q: %w", id, err)
+		return nil, err // the store's message starts "history <id>:"
 	}
 	out := make([]Event, len(hs))
 	for i, h := range hs {

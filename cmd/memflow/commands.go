@@ -148,7 +148,7 @@ func newResultCmd(g *globals) *cobra.Command {
 		Short: "Print an instance's result (exit 1 if it failed)",
 		Args:  args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
+			return g.withExisting(cmd, func(ctx context.Context, eng *memflow.Engine) error {
 				if wait {
 					if timeout > 0 {
 						var cancel context.CancelFunc
@@ -190,7 +190,7 @@ func newGetCmd(g *globals) *cobra.Command {
 		Short: "Print an instance's entity document, or the value at PATH",
 		Args:  args(1, 2),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
+			return g.withExisting(cmd, func(ctx context.Context, eng *memflow.Engine) error {
 				in, err := eng.Get(ctx, a[0])
 				if err != nil {
 					return err
@@ -260,7 +260,7 @@ equalities, '{"status":"done"}', or a list of conditions,
 			if err != nil {
 				return err
 			}
-			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
+			return g.withExisting(cmd, func(ctx context.Context, eng *memflow.Engine) error {
 				ins, err := eng.Find(ctx, a[0], conds, memflow.FindOptions{Limit: limit})
 				if err != nil {
 					return err

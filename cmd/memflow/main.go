@@ -137,12 +137,35 @@ func (g *globals) url() string {
 
 // open opens the engine with the demo activities registered.
 func (g *globals) open(ctx context.Context, logw io.Writer) (*memflow.Engine, error) {
+	return g.openWith(ctx, logw, memflow.Open)
+}
+
+// openExisting is open for commands that only read (get, find, history,
+// result, status, ps): it creates no database file or schema, and an app
+// the database does not hold is an error naming the apps it does.
+func (g *globals) openExisting(ctx context.Context, logw io.Writer) (*memflow.Engine, error) {
+	return g.openWith(ctx, logw, memflow.OpenExisting)
+}
+
+// withExisting is withEngine for commands that only read (openExisting).
+func (g *globals) withExisting(cmd *cobra.Command, fn func(ctx context.Context, eng *memflow.Engine) error) error {
+	ctx := cmd.Context()
+	eng, err := g.openExisting(ctx, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	return fn(ctx, eng)
+}
+
+func (g *globals) openWith(ctx context.Context, logw io.Writer,
+	openFn func(context.Context, string, memflow.Config) (*memflow.Engine, error)) (*memflow.Engine, error) {
 	logger := slog.New(slog.NewTextHandler(redactingWriter{logw}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if err := g.http.check(); err != nil {
 		return nil, err
 	}
 	maxBody, _ := g.http.maxBodyBytes()
-	eng, err := memflow.Open(ctx, g.url(), memflow.Config{App: g.app, Logger: logger,
+	eng, err := openFn(ctx, g.url(), memflow.Config{App: g.app, Logger: logger,
 		HTTPAllow: g.http.allow, HTTPMaxBody: maxBody})
 	if err != nil {
 		return nil, err
