@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -101,8 +102,11 @@ func newRootCmd() *cobra.Command {
 		newRunCmd(g), newWorkerCmd(g), newStartCmd(g), newHookCmd(g), newSignalCmd(g), newResultCmd(g),
 		newGetCmd(g), newHistoryCmd(g), newFindCmd(g), newIndexCmd(g), newCancelCmd(g), newFlowsCmd(g),
 		newMigrateCmd(g), newValidateCmd(binaryActivities()), newGraphCmd(),
-		newBenchCmd(g),
+		newBenchCmd(g), newVersionCmd(),
 	)
+	// --version prints what `memflow version` prints.
+	root.Version = "set" // makes cobra add --version
+	root.SetVersionTemplate(buildVersion(debug.ReadBuildInfo()) + "\n")
 	return root
 }
 
