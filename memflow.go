@@ -175,6 +175,24 @@ func (e *Engine) Activities() *activities.Registry { return e.acts }
 // gone stop taking new starts, and a failed load is recorded.
 func (e *Engine) LoadFlows(ctx context.Context, paths ...string) error {
 	_, err := e.ReloadFlows(ctx, paths...)
+	return withRegisterHint(err, e.acts.Names())
+}
+
+// withRegisterHint adds to a FlowError that names an unknown activity the
+// hint that activities are checked when flows load, so Register comes
+// first; registered lists the activities registered at the time.
+func withRegisterHint(err error, registered []string) error {
+	var fe *FlowError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	for _, d := range fe.Diagnostics {
+		if strings.Contains(d, ": unknown activity ") {
+			fe.Hint = "flows are checked against the activities registered when they load: call Engine.Register for each activity before LoadFlows (registered: " +
+				strings.Join(registered, ", ") + ")"
+			break
+		}
+	}
 	return err
 }
 
@@ -192,13 +210,20 @@ func (e *Engine) Workflows() []string {
 // file:line:col: message.
 type FlowError struct {
 	Diagnostics []string
+	// Hint, when set, is a last line saying what to do (LoadFlows: register
+	// activities before loading).
+	Hint string
 }
 
 func (e *FlowError) Error() string {
 	if len(e.Diagnostics) == 0 {
 		return "flows did not load"
 	}
-	return strings.Join(e.Diagnostics, "\n")
+	msg := strings.Join(e.Diagnostics, "\n")
+	if e.Hint != "" {
+		msg += "\n" + e.Hint
+	}
+	return msg
 }
 
 func diagStrings[T fmt.Stringer](ds []T) []string {
@@ -352,6 +377,11 @@ func (e *WorkflowError) Error() string {
 // dropped connection, a restarting server, a busy SQLite file) are retried
 // with back-off until ctx ends; the error then says for how long and gives
 // the last database error. An unknown id and other errors return at once.
+//
+// Result only waits: it runs nothing. With no worker serving the
+// instance's queue (Engine.Run in this process, or `memflow worker`
+// against the same database) it waits, silently, until ctx ends, so give
+// ctx a deadline. ResultAs decodes the result into a Go type.
 func (e *Engine) Result(ctx context.Context, id string) (json.RawMessage, error) {
 	if o, ok := e.rt.EndedHere(id); ok {
 		res, err, _ := outcome(id, o.Status, o.Result, o.Error)
@@ -449,6 +479,36 @@ func outcome(id, status string, result json.RawMessage, msg string) (json.RawMes
 		return nil, &WorkflowError{ID: id, Status: status, Message: msg}, true
 	}
 	return nil, nil, false
+}
+
+// ResultAs is Engine.Result decoded into T: it waits until instance id ends
+// (see Result: a worker must be running somewhere, and ctx should have a
+// deadline) and unmarshals its JSON result. A failed or cancelled instance
+// gives a *WorkflowError; a result that does not fit T an error naming T.
+func ResultAs[T any](ctx context.Context, eng *Engine, id string) (T, error) {
+	var v T
+	raw, err := eng.Result(ctx, id)
+	if err != nil {
+		return v, err
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, fmt.Errorf("result of %q as %T: %w", id, v, err)
+	}
+	return v, nil
+}
+
+// EntityAs is Engine.Entity decoded into T: instance id's entity document
+// as it is now (running or ended), unmarshalled.
+func EntityAs[T any](ctx context.Context, eng *Engine, id string) (T, error) {
+	var v T
+	raw, err := eng.Entity(ctx, id)
+	if err != nil {
+		return v, err
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, fmt.Errorf("entity of %q as %T: %w", id, v, err)
+	}
+	return v, nil
 }
 
 // Condition is one filter of Find: the value at Path (dotted) compared with

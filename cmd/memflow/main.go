@@ -66,6 +66,13 @@ func runIn(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	if err == nil {
 		return 0
 	}
+	// The command line cannot register activities: the Go API's hint to
+	// register before loading does not apply (the diagnostics say "did you
+	// mean").
+	var fe *memflow.FlowError
+	if errors.As(err, &fe) {
+		fe.Hint = ""
+	}
 	// Whatever produced the error, a database password never reaches the
 	// terminal or a log.
 	fmt.Fprintln(stderr, "memflow:", store.Redact(err.Error()))
