@@ -606,5 +606,28 @@ func (e *Engine) FlowVersions(ctx context.Context) ([]FlowVersion, error) {
 	return out, nil
 }
 
+// EntityTypes lists the entity types of the workflow versions stored in the
+// database, sorted (Find's entityType; `memflow` completes instance ids
+// with them).
+func (e *Engine) EntityTypes(ctx context.Context) ([]string, error) {
+	vs, err := e.st.ListFlowVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range vs {
+		var p struct {
+			Entity string `json:"entity"`
+		}
+		if json.Unmarshal(v.Program, &p) == nil && p.Entity != "" && !seen[p.Entity] {
+			seen[p.Entity] = true
+			out = append(out, p.Entity)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
 // IsNotFound reports whether err means an unknown instance or workflow.
 func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
