@@ -1,8 +1,10 @@
 package main
 
 import (
+	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"testing"
 )
 
@@ -28,5 +30,50 @@ func TestVersion(t *testing.T) {
 	info = &debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Version: "(devel)"}}
 	if got, want := buildVersion(info, true), "memflow (devel) go1.26.0"; got != want {
 		t.Errorf("buildVersion = %q, want %q", got, want)
+	}
+}
+
+// The README installs the memflow command before its first bare `memflow`
+// command line, and every `memflow SUBCOMMAND` it shows exists.
+func TestReadmeInstallsMemflowFirst(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Command lines: the lines of ```sh blocks.
+	var cmds []string
+	inSh := false
+	for _, line := range strings.Split(string(b), "\n") {
+		switch {
+		case strings.HasPrefix(line, "```sh"):
+			inSh = true
+		case strings.HasPrefix(line, "```"):
+			inSh = false
+		case inSh:
+			cmds = append(cmds, line)
+		}
+	}
+	install, first := -1, -1
+	for i, line := range cmds {
+		if strings.HasPrefix(line, "go install ./cmd/memflow") && install < 0 {
+			install = i
+		}
+		if strings.HasPrefix(line, "memflow ") && first < 0 {
+			first = i
+		}
+	}
+	if install < 0 || first < 0 || install > first {
+		t.Fatalf("README: go install ./cmd/memflow is command line %d, the first bare memflow command line %d", install, first)
+	}
+	known := map[string]bool{}
+	for _, c := range newRootCmd().Commands() {
+		known[c.Name()] = true
+	}
+	for _, line := range cmds {
+		if rest, ok := strings.CutPrefix(line, "memflow "); ok {
+			if sub := strings.Fields(rest)[0]; !strings.HasPrefix(sub, "-") && !known[sub] {
+				t.Errorf("README runs unknown command %q: %s", sub, line)
+			}
+		}
 	}
 }
