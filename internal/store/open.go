@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Option configures Open.
@@ -145,15 +146,22 @@ func open(ctx context.Context, url, app string, opts ...Option) (Store, error) {
 	return nil, fmt.Errorf("open store: unsupported database url %q (want postgres://..., sqlite:PATH or a path ending in .db)", Redact(url))
 }
 
-// postgresHoldsApp checks, over one connection of its own and without
+// postgresHoldsApp checks, over a connection of its own and without
 // writing anything, that the database has app's schema with memflow's
 // tables and that the schema records app.
 func postgresHoldsApp(ctx context.Context, url, app string) error {
-	conn, err := pgx.Connect(ctx, url)
+	// A pool of one, so the URL's pool settings (pool_max_conns, ...) read
+	// as they do for the store itself.
+	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return fmt.Errorf("open postgres: %w", err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	cfg.MaxConns, cfg.MinConns = 1, 0
+	conn, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("open postgres: %w", err)
+	}
+	defer conn.Close()
 	// Schemas holding both of memflow's meta and jobs tables, and the app
 	// each records.
 	rows, err := conn.Query(ctx, `SELECT table_schema FROM information_schema.tables
