@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/memflow/memflow"
 )
@@ -71,4 +72,60 @@ workflows:
 	stop()
 	<-workers
 	// Output: {"confirmed":true,"name":"ana","status":"done","text":"hello, ANA"}
+}
+
+// Order is what the order flow's entity and result hold.
+type Order struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	Total  int    `json:"total"`
+}
+
+// ResultAs and EntityAs decode an instance's result and entity into Go
+// types. Result waits for the end but runs nothing: a worker must serve the
+// instance (here Run in this process), and the context bounds the wait.
+func ExampleResultAs() {
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	dir, _ := os.MkdirTemp("", "memflow-example")
+	defer os.RemoveAll(dir)
+	eng, err := memflow.Open(ctx, "sqlite:"+filepath.Join(dir, "memflow.db"), memflow.Config{App: "example"})
+	if err != nil {
+		panic(err)
+	}
+	defer eng.Close()
+	path := filepath.Join(dir, "order.yaml")
+	_ = os.WriteFile(path, []byte(`
+memflow: v1
+workflows:
+  order:
+    entity: order
+    steps:
+      - set: { id: "${ input.id }", status: placed, total: "${ input.total }" }
+      - return: { id: "${ input.id }", status: shipped, total: "${ input.total * 2 }" }
+`), 0o644)
+	if err := eng.LoadFlows(ctx, path); err != nil {
+		panic(err)
+	}
+	workers := make(chan error, 1)
+	go func() { workers <- eng.Run(ctx, memflow.WorkerConfig{}) }()
+	id, err := eng.Start(ctx, "order", map[string]any{"id": "o-7", "total": 21})
+	if err != nil {
+		panic(err)
+	}
+
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	res, err := memflow.ResultAs[Order](wctx, eng, id)
+	if err != nil {
+		panic(err)
+	}
+	ent, err := memflow.EntityAs[Order](ctx, eng, id)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("result %s %s %d; entity %s %s %d\n", res.ID, res.Status, res.Total, ent.ID, ent.Status, ent.Total)
+	stop()
+	<-workers
+	// Output: result o-7 shipped 42; entity o-7 placed 21
 }

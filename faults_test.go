@@ -291,7 +291,7 @@ func TestActivityLongerThanTheDatabaseTimeoutCommits(t *testing.T) {
 				}
 			}
 		})
-		work(t, eng, memflow.WorkerConfig{Lease: 2 * time.Second})
+		work(t, eng, memflow.WorkerConfig{Lease: 10 * time.Second}) // heartbeats at Lease/3, each with its own timeout
 		id := start(t, eng, "call", nil)
 		jsonEq(t, result(t, eng, id), `{"got": "done"}`)
 		mu.Lock()

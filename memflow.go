@@ -56,6 +56,8 @@ type Config struct {
 
 	// wrapStore, when set, wraps the opened store (tests inject faults).
 	wrapStore func(store.Store) store.Store
+	// mustExist: set by OpenExisting.
+	mustExist bool
 }
 
 // Limits bounds what instances may do; see runtime.Limits.
@@ -112,14 +114,17 @@ func Open(ctx context.Context, dbURL string, cfg Config) (*Engine, error) {
 	if dbURL == "" {
 		dbURL = DefaultDatabaseFor(cfg.App)
 	}
-	if path, ok := strings.CutPrefix(dbURL, "sqlite:"); ok && !strings.HasPrefix(path, "//") {
+	storeOpts := []store.Option{store.WithClock(cfg.Clock)}
+	if cfg.mustExist {
+		storeOpts = append(storeOpts, store.MustExist())
+	} else if path, ok := strings.CutPrefix(dbURL, "sqlite:"); ok && !strings.HasPrefix(path, "//") {
 		if dir := filepath.Dir(path); dir != "." {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return nil, fmt.Errorf("open %s: %w", store.Redact(dbURL), err)
 			}
 		}
 	}
-	st, err := store.Open(ctx, dbURL, cfg.App, store.WithClock(cfg.Clock))
+	st, err := store.Open(ctx, dbURL, cfg.App, storeOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +138,19 @@ func Open(ctx context.Context, dbURL string, cfg Config) (*Engine, error) {
 	}
 	return &Engine{app: cfg.App, st: st, acts: acts, rt: rt, now: cfg.Clock}, nil
 }
+
+// OpenExisting is Open for an app that must already be in the database: it
+// creates no SQLite file, schema or table, and an app that is not there
+// gives a *NoAppError naming the apps that are (matched by errors.As).
+// Tools that only read (memflow get, find, history, result) open this way,
+// so a misspelled app or a wrong folder is an error, not an empty answer.
+func OpenExisting(ctx context.Context, dbURL string, cfg Config) (*Engine, error) {
+	cfg.mustExist = true
+	return Open(ctx, dbURL, cfg)
+}
+
+// NoAppError is OpenExisting finding no such app in the database.
+type NoAppError = store.NoAppError
 
 // Close closes the store. Stop workers (cancel Run's context) first.
 func (e *Engine) Close() error { return e.st.Close() }
@@ -157,6 +175,24 @@ func (e *Engine) Activities() *activities.Registry { return e.acts }
 // gone stop taking new starts, and a failed load is recorded.
 func (e *Engine) LoadFlows(ctx context.Context, paths ...string) error {
 	_, err := e.ReloadFlows(ctx, paths...)
+	return withRegisterHint(err, e.acts.Names())
+}
+
+// withRegisterHint adds to a FlowError that names an unknown activity the
+// hint that activities are checked when flows load, so Register comes
+// first; registered lists the activities registered at the time.
+func withRegisterHint(err error, registered []string) error {
+	var fe *FlowError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	for _, d := range fe.Diagnostics {
+		if strings.Contains(d, ": unknown activity ") {
+			fe.Hint = "flows are checked against the activities registered when they load: call Engine.Register for each activity before LoadFlows (registered: " +
+				strings.Join(registered, ", ") + ")"
+			break
+		}
+	}
 	return err
 }
 
@@ -174,13 +210,20 @@ func (e *Engine) Workflows() []string {
 // file:line:col: message.
 type FlowError struct {
 	Diagnostics []string
+	// Hint, when set, is a last line saying what to do (LoadFlows: register
+	// activities before loading).
+	Hint string
 }
 
 func (e *FlowError) Error() string {
 	if len(e.Diagnostics) == 0 {
 		return "flows did not load"
 	}
-	return strings.Join(e.Diagnostics, "\n")
+	msg := strings.Join(e.Diagnostics, "\n")
+	if e.Hint != "" {
+		msg += "\n" + e.Hint
+	}
+	return msg
 }
 
 func diagStrings[T fmt.Stringer](ds []T) []string {
@@ -290,8 +333,11 @@ func instanceOf(j *store.Job) *Instance {
 // Get reads instance id.
 func (e *Engine) Get(ctx context.Context, id string) (*Instance, error) {
 	j, err := e.st.GetJob(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, &noInstanceError{id: id}
+	}
 	if err != nil {
-		return nil, fmt.Errorf("get %q: %w", id, err)
+		return nil, err // the store's message names the operation and the id
 	}
 	return instanceOf(j), nil
 }
@@ -304,6 +350,13 @@ func (e *Engine) Entity(ctx context.Context, id string) (json.RawMessage, error)
 	}
 	return in.Entity, nil
 }
+
+// noInstanceError is Get's error for an id no instance has; it matches
+// ErrNotFound.
+type noInstanceError struct{ id string }
+
+func (e *noInstanceError) Error() string        { return fmt.Sprintf("no instance %q", e.id) }
+func (e *noInstanceError) Is(target error) bool { return target == ErrNotFound }
 
 // WorkflowError is the outcome of an instance that failed or was cancelled.
 type WorkflowError struct {
@@ -324,6 +377,11 @@ func (e *WorkflowError) Error() string {
 // dropped connection, a restarting server, a busy SQLite file) are retried
 // with back-off until ctx ends; the error then says for how long and gives
 // the last database error. An unknown id and other errors return at once.
+//
+// Result only waits: it runs nothing. With no worker serving the
+// instance's queue (Engine.Run in this process, or `memflow worker`
+// against the same database) it waits, silently, until ctx ends, so give
+// ctx a deadline. ResultAs decodes the result into a Go type.
 func (e *Engine) Result(ctx context.Context, id string) (json.RawMessage, error) {
 	if o, ok := e.rt.EndedHere(id); ok {
 		res, err, _ := outcome(id, o.Status, o.Result, o.Error)
@@ -421,6 +479,36 @@ func outcome(id, status string, result json.RawMessage, msg string) (json.RawMes
 		return nil, &WorkflowError{ID: id, Status: status, Message: msg}, true
 	}
 	return nil, nil, false
+}
+
+// ResultAs is Engine.Result decoded into T: it waits until instance id ends
+// (see Result: a worker must be running somewhere, and ctx should have a
+// deadline) and unmarshals its JSON result. A failed or cancelled instance
+// gives a *WorkflowError; a result that does not fit T an error naming T.
+func ResultAs[T any](ctx context.Context, eng *Engine, id string) (T, error) {
+	var v T
+	raw, err := eng.Result(ctx, id)
+	if err != nil {
+		return v, err
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, fmt.Errorf("result of %q as %T: %w", id, v, err)
+	}
+	return v, nil
+}
+
+// EntityAs is Engine.Entity decoded into T: instance id's entity document
+// as it is now (running or ended), unmarshalled.
+func EntityAs[T any](ctx context.Context, eng *Engine, id string) (T, error) {
+	var v T
+	raw, err := eng.Entity(ctx, id)
+	if err != nil {
+		return v, err
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, fmt.Errorf("entity of %q as %T: %w", id, v, err)
+	}
+	return v, nil
 }
 
 // Condition is one filter of Find: the value at Path (dotted) tested by Op.
@@ -529,7 +617,7 @@ func (e *Engine) FindPage(ctx context.Context, entityType string, where []Condit
 	pg, err := e.st.FindPage(ctx, entityType, f, store.FindParams{Limit: opts.Limit, Offset: opts.Offset,
 		Sort: opts.Sort, Desc: opts.Desc, Cursor: opts.After})
 	if err != nil {
-		return nil, fmt.Errorf("find %s: %w", entityType, err)
+		return nil, err // the store's message starts "find <entity type>:"
 	}
 	out := make([]*Instance, len(pg.Jobs))
 	for i := range pg.Jobs {
@@ -569,7 +657,7 @@ type Event struct {
 func (e *Engine) History(ctx context.Context, id string) ([]Event, error) {
 	hs, err := e.st.History(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("history of %q: %w", id, err)
+		return nil, err // the store's message starts "history <id>:"
 	}
 	out := make([]Event, len(hs))
 	for i, h := range hs {
@@ -596,6 +684,29 @@ func (e *Engine) FlowVersions(ctx context.Context) ([]FlowVersion, error) {
 	for i, v := range vs {
 		out[i] = FlowVersion{Name: v.Name, Version: v.Version, File: v.File, CreatedAt: v.CreatedAt}
 	}
+	return out, nil
+}
+
+// EntityTypes lists the entity types of the workflow versions stored in the
+// database, sorted (Find's entityType; `memflow` completes instance ids
+// with them).
+func (e *Engine) EntityTypes(ctx context.Context) ([]string, error) {
+	vs, err := e.st.ListFlowVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range vs {
+		var p struct {
+			Entity string `json:"entity"`
+		}
+		if json.Unmarshal(v.Program, &p) == nil && p.Entity != "" && !seen[p.Entity] {
+			seen[p.Entity] = true
+			out = append(out, p.Entity)
+		}
+	}
+	sort.Strings(out)
 	return out, nil
 }
 

@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/memflow/memflow/activities"
 )
@@ -119,12 +122,13 @@ func TestHTTPRequest(t *testing.T) {
 	if err != nil || !strings.Contains(out, `"body":{"got":{"a":1},"h":"1","method":"POST"}`) || !strings.Contains(out, `"status":200`) {
 		t.Errorf("json: %s %v", out, err)
 	}
-	out, err = call(t, r, "http.request", `{"url":"`+srv.URL+`/missing"}`)
+	// acceptStatus makes an error status a result.
+	out, err = call(t, r, "http.request", `{"url":"`+srv.URL+`/missing","acceptStatus":true}`)
 	if err != nil || !strings.Contains(out, `"status":404`) || !strings.Contains(out, `"body":"no such page"`) {
-		t.Errorf("404: %s %v", out, err)
+		t.Errorf("404 accepted: %s %v", out, err)
 	}
 	_, err = call(t, r, "http.request", `{"url":"`+srv.URL+`/busy"}`)
-	if d, ok := activities.RetryDelay(err); !ok || d != 2*time.Second || activities.ErrorType(err) != "HTTPStatus" {
+	if d, ok := activities.RetryDelay(err); !ok || d != 2*time.Second || activities.ErrorType(err) != "HTTPError" {
 		t.Errorf("429: %v", err)
 	}
 	_, err = call(t, r, "http.request", `{"url":"`+srv.URL+`/big"}`)
@@ -150,5 +154,62 @@ func TestLog(t *testing.T) {
 	}
 	if got := buf.String(); !strings.Contains(got, "level=WARN msg=hi workflow=w1 step=s a=1") {
 		t.Errorf("logged %q", got)
+	}
+}
+
+// A status of 400 or more fails the step with an HTTPError carrying the
+// status and the (bounded) body: 429 and 5xx are retried, other 4xx not.
+// acceptStatus takes every status (true) or those listed as results.
+func TestHTTPErrorStatus(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		code, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/"))
+		w.WriteHeader(code)
+		if r.URL.Query().Get("long") != "" {
+			_, _ = w.Write([]byte(strings.Repeat("é", activities.MaxHTTPErrorBody)))
+			return
+		}
+		_, _ = w.Write([]byte("why\n" + http.StatusText(code)))
+	}))
+	defer srv.Close()
+	r := activities.NewRegistry()
+	for _, tc := range []struct {
+		status    int
+		retryable bool
+	}{{400, false}, {401, false}, {404, false}, {409, false}, {422, false}, {429, true}, {500, true}, {502, true}, {503, true}} {
+		u := fmt.Sprintf("%s/%d", srv.URL, tc.status)
+		out, err := call(t, r, "http.request", `{"url":"`+u+`"}`)
+		var he *activities.HTTPError
+		if !errors.As(err, &he) || he.Status != tc.status || he.Body != "why "+http.StatusText(tc.status) {
+			t.Errorf("%d: out %s, err %v, want an HTTPError", tc.status, out, err)
+			continue
+		}
+		want := fmt.Sprintf("HTTPError: http.request GET %s: status %d %s: why %s", u, tc.status, http.StatusText(tc.status), http.StatusText(tc.status))
+		if err.Error() != want || activities.ErrorType(err) != "HTTPError" || activities.IsNonRetryable(err) == tc.retryable {
+			t.Errorf("%d: %q (type %q, non-retryable %v), want %q", tc.status, err, activities.ErrorType(err), activities.IsNonRetryable(err), want)
+		}
+	}
+	// Below 400 is a result.
+	if out, err := call(t, r, "http.request", `{"url":"`+srv.URL+`/204"}`); err != nil || !strings.Contains(out, `"status":204`) {
+		t.Errorf("204: %s %v", out, err)
+	}
+	// A listed status is a result; an unlisted one still fails.
+	if out, err := call(t, r, "http.request", `{"url":"`+srv.URL+`/404","acceptStatus":[404,409]}`); err != nil || !strings.Contains(out, `"status":404`) {
+		t.Errorf("404 listed: %s %v", out, err)
+	}
+	if _, err := call(t, r, "http.request", `{"url":"`+srv.URL+`/500","acceptStatus":[404]}`); activities.ErrorType(err) != "HTTPError" {
+		t.Errorf("500 not listed: %v", err)
+	}
+	if out, err := call(t, r, "http.request", `{"url":"`+srv.URL+`/503","acceptStatus":true}`); err != nil || !strings.Contains(out, `"status":503`) {
+		t.Errorf("503 accepted: %s %v", out, err)
+	}
+	_, err := call(t, r, "http.request", `{"url":"`+srv.URL+`/404","acceptStatus":"yes"}`)
+	if activities.ErrorType(err) != "InvalidArguments" || !activities.IsNonRetryable(err) || !strings.Contains(err.Error(), `acceptStatus must be true or a list of status codes, got "yes"`) {
+		t.Errorf("bad acceptStatus: %v", err)
+	}
+	// The body an error keeps is bounded, cut at a character boundary.
+	_, err = call(t, r, "http.request", `{"url":"`+srv.URL+`/500?long=1"}`)
+	var he *activities.HTTPError
+	if !errors.As(err, &he) || len(he.Body) > activities.MaxHTTPErrorBody+len("…") || !utf8.ValidString(he.Body) || !strings.HasSuffix(he.Body, "é…") {
+		t.Errorf("long body: %d bytes, valid %v", len(he.Body), utf8.ValidString(he.Body))
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // MaxHTTPResponse is the default bound on the body http.request reads
@@ -65,6 +66,74 @@ type HTTPArgs struct {
 	// Body is sent as is when a string, else as JSON.
 	Body    any    `json:"body,omitempty"`
 	Timeout string `json:"timeout,omitempty"` // Go duration; default 30s
+	// AcceptStatus makes error statuses results: true accepts every
+	// status, a list accepts those listed ([404, 409]). By default a status
+	// of 400 or more fails the step with an *HTTPError.
+	AcceptStatus json.RawMessage `json:"acceptStatus,omitempty"`
+}
+
+// MaxHTTPErrorBody bounds the part of an error response's body an
+// *HTTPError keeps (and its message shows), in bytes.
+const MaxHTTPErrorBody = 1024
+
+// HTTPError is http.request's error for a response status of 400 or more
+// (unless acceptStatus takes it). Its flow error type is "HTTPError"; 429
+// and 5xx are retried (a Retry-After in seconds is honoured), other 4xx
+// fail the step at once. Body is the response body, cut to
+// MaxHTTPErrorBody bytes.
+type HTTPError struct {
+	Method string
+	URL    string
+	Status int
+	Body   string
+}
+
+func (e *HTTPError) Error() string { return e.typed().Error() }
+
+// Unwrap gives the typed *Error a flow's catch and retry policy match.
+func (e *HTTPError) Unwrap() error { return e.typed() }
+
+func (e *HTTPError) typed() *Error {
+	msg := fmt.Sprintf("http.request %s %s: status %d %s", e.Method, e.URL, e.Status, http.StatusText(e.Status))
+	if e.Body != "" {
+		msg += ": " + e.Body
+	}
+	return &Error{Type: "HTTPError", Message: msg}
+}
+
+// acceptsStatus reports whether the acceptStatus argument raw takes status
+// as a result.
+func acceptsStatus(raw json.RawMessage, status int) (bool, error) {
+	if len(raw) == 0 || string(raw) == "null" || string(raw) == "false" {
+		return false, nil
+	}
+	if string(raw) == "true" {
+		return true, nil
+	}
+	var list []int
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return false, fmt.Errorf("acceptStatus must be true or a list of status codes, got %s", raw)
+	}
+	for _, s := range list {
+		if s == status {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// cutBody is an error response's body for messages: at most
+// MaxHTTPErrorBody bytes, cut at a character boundary, on one line.
+func cutBody(data []byte) string {
+	s := strings.ToValidUTF8(string(data), "\uFFFD")
+	if len(s) > MaxHTTPErrorBody {
+		cut := MaxHTTPErrorBody
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // HTTPResult is the result of `http.request`. Body is decoded JSON when the
@@ -95,6 +164,9 @@ func httpActivity(g *httpGuard) Func {
 				return nil, NonRetryable(&Error{Type: "InvalidArguments", Message: fmt.Sprintf("http.request: timeout %q is not a positive duration", a.Timeout)})
 			}
 			timeout = d
+		}
+		if _, err := acceptsStatus(a.AcceptStatus, 0); err != nil {
+			return nil, NonRetryable(&Error{Type: "InvalidArguments", Message: "http.request: " + err.Error()})
 		}
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
@@ -149,8 +221,11 @@ func httpActivity(g *httpGuard) Func {
 		if int64(len(data)) > g.maxBody {
 			return nil, tooLarge()
 		}
-		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
-			err := &Error{Type: "HTTPStatus", Message: fmt.Sprintf("http.request %s %s: status %d", req.Method, a.URL, resp.StatusCode)}
+		if accepted, _ := acceptsStatus(a.AcceptStatus, resp.StatusCode); resp.StatusCode >= 400 && !accepted {
+			err := &HTTPError{Method: req.Method, URL: req.URL.Redacted(), Status: resp.StatusCode, Body: cutBody(data)}
+			if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode < 500 {
+				return nil, NonRetryable(err)
+			}
 			if s, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && s > 0 {
 				return nil, RetryAfter(time.Duration(s)*time.Second, err)
 			}

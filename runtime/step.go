@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/memflow/memflow/compiler"
@@ -226,8 +227,28 @@ func (x *txn) commands(t *thread, s *compiler.State, env *compiler.Env) error {
 		}
 	}
 	x.entity, x.entityJSON = ent, b
+	x.did = rendered(x.prog.descs[s], s.Commands, cmds)
 	x.complete(t, s, nil)
 	return nil
+}
+
+// rendered is desc, the step's description, with each templated command
+// path replaced by the path it evaluated to ("increment byName.${ item }"
+// becomes "increment byName.ana"); "" when no path is templated.
+func rendered(desc string, cs []compiler.Command, cmds []store.Command) string {
+	out := desc
+	for i, c := range cs {
+		if c.Path == nil {
+			continue
+		}
+		if src := fmt.Sprint(c.Path.Raw); strings.Contains(src, "${") {
+			out = strings.Replace(out, src, cmds[i].Path, 1)
+		}
+	}
+	if out == desc {
+		return ""
+	}
+	return out
 }
 
 func (x *txn) activity(t *thread, s *compiler.State, env *compiler.Env) error {

@@ -81,6 +81,9 @@ type txn struct {
 	abort  error
 	sigSeq int     // signal tasks this transition sent to other instances
 	out    *outbox // tasks handed to this engine's workers (nil: none)
+	// did is what the command step being completed did, its templated
+	// paths rendered (history detail "did"); complete takes it.
+	did string
 }
 
 // errAborted is what a step returns after fault: the step neither fails nor
@@ -309,7 +312,11 @@ func (x *txn) complete(t *thread, s *compiler.State, out any) {
 	if s.ID != "" || producesOutput(s.Kind) {
 		t.Last = out
 	}
-	x.event("step", t, s, map[string]any{"output": out, "tick": t.Tick, "iteration": t.Visits[s.N]})
+	detail := map[string]any{"output": out, "tick": t.Tick, "iteration": t.Visits[s.N]}
+	if x.did != "" {
+		detail["did"], x.did = x.did, ""
+	}
+	x.event("step", t, s, detail)
 	x.goTo(t, s.Next)
 	x.wake(t)
 }

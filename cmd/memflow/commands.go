@@ -21,7 +21,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 	var concurrency int
 	var watch bool
 	cmd := &cobra.Command{
-		Use:   "worker --flows DIR",
+		Use:   "worker [--flows DIR]...",
 		Short: "Load flows and work on tasks until interrupted",
 		Args:  args(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -103,6 +103,7 @@ func newStartCmd(g *globals) *cobra.Command {
 
 func newHookCmd(g *globals) *cobra.Command {
 	var argsJSON string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "hook ID HOOK",
 		Short: "Start a hook on a running instance's entity",
@@ -113,16 +114,22 @@ func newHookCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
-				return eng.Hook(ctx, a[0], a[1], input)
+				if err := eng.Hook(ctx, a[0], a[1], input); err != nil {
+					return err
+				}
+				return confirm(cmd, asJSON, fmt.Sprintf("started hook %q on %s", a[1], a[0]),
+					map[string]any{"id": a[0], "hook": a[1], "started": true})
 			})
 		},
 	}
 	cmd.Flags().StringVar(&argsJSON, "args", "", "hook arguments: JSON, @FILE, or - for standard input")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"id": ..., "hook": ..., "started": true} instead of a sentence`)
 	return cmd
 }
 
 func newSignalCmd(g *globals) *cobra.Command {
 	var dataJSON string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "signal ID NAME",
 		Short: "Send a signal to an instance (kept until a wait receives it)",
@@ -133,11 +140,16 @@ func newSignalCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
-				return eng.Signal(ctx, a[0], a[1], data)
+				if err := eng.Signal(ctx, a[0], a[1], data); err != nil {
+					return err
+				}
+				return confirm(cmd, asJSON, fmt.Sprintf("sent signal %q to %s", a[1], a[0]),
+					map[string]any{"id": a[0], "signal": a[1], "sent": true})
 			})
 		},
 	}
 	cmd.Flags().StringVar(&dataJSON, "data", "", "signal data: JSON, @FILE, or - for standard input")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"id": ..., "signal": ..., "sent": true} instead of a sentence`)
 	return cmd
 }
 
@@ -149,7 +161,7 @@ func newResultCmd(g *globals) *cobra.Command {
 		Short: "Print an instance's result (exit 1 if it failed)",
 		Args:  args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
+			return g.withExisting(cmd, func(ctx context.Context, eng *memflow.Engine) error {
 				if wait {
 					if timeout > 0 {
 						var cancel context.CancelFunc
@@ -191,7 +203,7 @@ func newGetCmd(g *globals) *cobra.Command {
 		Short: "Print an instance's entity document, or the value at PATH",
 		Args:  args(1, 2),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
+			return g.withExisting(cmd, func(ctx context.Context, eng *memflow.Engine) error {
 				in, err := eng.Get(ctx, a[0])
 				if err != nil {
 					return err
@@ -288,7 +300,7 @@ stderr as "next: CURSOR"; pass it to --after for that page. --page prints
 			if err != nil {
 				return err
 			}
-			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
+			return g.withExisting(cmd, func(ctx context.Context, eng *memflow.Engine) error {
 				r, err := eng.FindPage(ctx, a[0], conds, opts)
 				if err != nil {
 					return err
@@ -354,7 +366,7 @@ func parseWhere(cmd *cobra.Command, s string) ([]memflow.Condition, error) {
 }
 
 func newIndexCmd(g *globals) *cobra.Command {
-	var array bool
+	var array, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "index ENTITY FIELD",
 		Short: "Create an index on a field of an entity type's documents",
@@ -365,19 +377,43 @@ Idempotent. FIELD takes letters, digits, '_' and '-' in its keys.`,
 		Args: args(2, 2),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
+				create, kind := eng.CreateIndex, "index"
 				if array {
-					return eng.CreateArrayIndex(ctx, a[0], a[1])
+					create, kind = eng.CreateArrayIndex, "array index"
 				}
-				return eng.CreateIndex(ctx, a[0], a[1])
+				if err := create(ctx, a[0], a[1]); err != nil {
+					return err
+				}
+				v := map[string]any{"entity": a[0], "field": a[1], "indexed": true}
+				if array {
+					v["array"] = true
+				}
+				return confirm(cmd, asJSON, fmt.Sprintf("%s on %s field %s is in place", kind, a[0], a[1]), v)
 			})
 		},
 	}
 	cmd.Flags().BoolVar(&array, "array", false, "index the elements of an array field, for contains")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"entity": ..., "field": ..., "indexed": true} (with "array": true for --array) instead of a sentence`)
 	return cmd
 }
 
+// confirm prints what a command did: one line for people, or with --json
+// one JSON object.
+func confirm(cmd *cobra.Command, asJSON bool, line string, v map[string]any) error {
+	if asJSON {
+		b, err := encodeJSON(v)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(cmd.OutOrStdout(), string(b))
+		return err
+	}
+	_, err := fmt.Fprintln(cmd.OutOrStdout(), line)
+	return err
+}
+
 func newCancelCmd(g *globals) *cobra.Command {
-	var tree bool
+	var tree, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "cancel ID",
 		Short: "Cancel a running instance, its hooks and children",
@@ -390,18 +426,22 @@ print how many instances were cancelled.`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
 				if !tree {
-					return eng.Cancel(ctx, a[0])
+					if err := eng.Cancel(ctx, a[0]); err != nil {
+						return err
+					}
+					return confirm(cmd, asJSON, "cancelled "+a[0], map[string]any{"id": a[0], "status": memflow.StatusCancelled})
 				}
 				n, err := eng.CancelTree(ctx, a[0])
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "cancelled %d instance(s) in the tree of %s\n", n, a[0])
-				return nil
+				return confirm(cmd, asJSON, fmt.Sprintf("cancelled %d instance(s) in the tree of %s", n, a[0]),
+					map[string]any{"id": a[0], "tree": true, "cancelled": n})
 			})
 		},
 	}
 	cmd.Flags().BoolVar(&tree, "tree", false, "also cancel every instance started under ID, detached ones included, even if ID already ended")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"id": ..., "status": "cancelled"} (with --tree {"id": ..., "tree": true, "cancelled": N}) instead of a sentence`)
 	return cmd
 }
 

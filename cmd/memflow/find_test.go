@@ -125,6 +125,9 @@ func TestCLIFindAndIndexErrors(t *testing.T) {
 		{[]string{"index", "p", "", "--array"}, 1, "a field path is required"},
 		{[]string{"index", "p q", "tags", "--array"}, 1, `invalid entity type "p q"`},
 	}
+	if c, _, e := cli(t, "migrate", "--db", db); c != 0 { // find reads an existing app only
+		t.Fatalf("migrate: exit %d, %s", c, e)
+	}
 	for _, b := range bad {
 		c, _, e := cli(t, append(b.args, "--db", db)...)
 		if c != b.code || !strings.Contains(e, b.want) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -270,10 +271,7 @@ func (p *picture) resolve(e edge) (edge, bool) {
 }
 
 func (p *picture) mermaid(w interface{ Write([]byte) (int, error) }) {
-	q := func(s string) string {
-		s = strings.NewReplacer(`"`, "#quot;", "<", "#lt;", ">", "#gt;").Replace(s)
-		return `"` + s + `"`
-	}
+	q := mermaidLabel
 	fmt.Fprintln(w, "flowchart TD")
 	for _, c := range p.clusters {
 		fmt.Fprintf(w, "  subgraph %s[%s]\n", c.id, q(c.title))
@@ -316,6 +314,55 @@ func (p *picture) mermaid(w interface{ Write([]byte) (int, error) }) {
 		}
 	}
 }
+
+// mermaidEntity matches what Mermaid reads as an entity code in a label:
+// #name; or #digits;.
+var mermaidEntity = regexp.MustCompile(`#\w+;`)
+
+// mermaidLabel quotes s as a Mermaid flowchart label that renders as s.
+// Inside a quoted label Mermaid's parser takes every character but '"', so
+// only what a later stage would change is escaped, with the decimal entity
+// codes Mermaid documents ("#34;" is '"'): the quote; a '#' that would start
+// an entity code; a '<' that could open an HTML tag (followed by a letter,
+// '/', '!' or '?'); an '&' that would start an HTML entity; a leading
+// backtick, which makes a Markdown string. Comparisons such as `a > 100` or
+// `n < 3` stay as written: Mermaid shows them as they are, while entity
+// codes in edge labels and subgraph titles are not decoded by every
+// renderer. Line breaks become spaces.
+func mermaidLabel(s string) string {
+	s = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
+	s = mermaidEntity.ReplaceAllStringFunc(s, func(m string) string { return "#35;" + m[1:] })
+	var b strings.Builder
+	b.WriteByte('"')
+	for i, r := range s {
+		next := byte(0)
+		if i+1 < len(s) {
+			next = s[i+1]
+		}
+		switch {
+		case r == '"':
+			b.WriteString("#34;")
+		case r == '<' && (next == '/' || next == '!' || next == '?' || next >= 'a' && next <= 'z' || next >= 'A' && next <= 'Z'):
+			b.WriteString("#60;")
+		case r == '&' && htmlEntityAt(s[i:]):
+			b.WriteString("#38;")
+		case r == '`' && i == 0:
+			b.WriteString("#96;")
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// htmlEntityAt reports whether s starts with an HTML character reference
+// (&name; or &#digits;).
+func htmlEntityAt(s string) bool {
+	return htmlEntity.MatchString(s)
+}
+
+var htmlEntity = regexp.MustCompile(`^&#?\w+;`)
 
 func (p *picture) dot(w interface{ Write([]byte) (int, error) }) {
 	q := func(s string) string {

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/memflow/memflow/internal/store"
 	"github.com/memflow/memflow/runtime"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func main() {
@@ -65,6 +67,13 @@ func runIn(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	if err == nil {
 		return 0
 	}
+	// The command line cannot register activities: the Go API's hint to
+	// register before loading does not apply (the diagnostics say "did you
+	// mean").
+	var fe *memflow.FlowError
+	if errors.As(err, &fe) {
+		fe.Hint = ""
+	}
 	// Whatever produced the error, a database password never reaches the
 	// terminal or a log.
 	fmt.Fprintln(stderr, "memflow:", store.Redact(err.Error()))
@@ -94,16 +103,87 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("%v", err) })
+	root.SetFlagErrorFunc(flagError)
 	root.PersistentFlags().StringVar(&g.db, "db", "", "database URL (postgres://... or sqlite:PATH); default $MEMFLOW_DATABASE_URL, $DATABASE_URL, then sqlite:.memflow/<app>.db")
 	root.PersistentFlags().StringVar(&g.app, "app", memflow.DefaultApp, "app id (Postgres schema; an SQLite file holds one app)")
 	root.AddCommand(
 		newRunCmd(g), newWorkerCmd(g), newStartCmd(g), newHookCmd(g), newSignalCmd(g), newResultCmd(g),
 		newGetCmd(g), newHistoryCmd(g), newFindCmd(g), newIndexCmd(g), newCancelCmd(g), newFlowsCmd(g),
 		newMigrateCmd(g), newValidateCmd(binaryActivities()), newGraphCmd(),
-		newBenchCmd(g),
+		newBenchCmd(g), newVersionCmd(),
 	)
+	// Shell completion (`memflow completion bash|zsh|fish|powershell`) of
+	// workflow names and instance ids, read from the database.
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "start":
+			c.ValidArgsFunction = g.completeWorkflows
+		case "get", "result", "history", "hook", "signal", "cancel", "status":
+			if c.ValidArgsFunction == nil {
+				c.ValidArgsFunction = g.completeIDs
+			}
+		}
+	}
+	// --version prints what `memflow version` prints.
+	root.Version = "set" // makes cobra add --version
+	root.SetVersionTemplate(buildVersion(debug.ReadBuildInfo()) + "\n")
 	return root
+}
+
+// flagError makes a flag error a usage error, suggesting the command's
+// flag nearest to a misspelled one: `unknown flag: --wokflow (did you
+// mean --workflow?)`.
+func flagError(cmd *cobra.Command, err error) error {
+	name, ok := strings.CutPrefix(err.Error(), "unknown flag: --")
+	if !ok {
+		return usageErr("%v", err)
+	}
+	name, _, _ = strings.Cut(name, "=")
+	best, bestD := "", 3 // at most two edits away
+	seen := func(f *pflag.Flag) {
+		if f.Hidden {
+			return
+		}
+		d := editDistance(name, f.Name)
+		if len(name) >= 3 && strings.HasPrefix(f.Name, name) {
+			d = 1 // the start of a flag's name
+		}
+		if d < bestD || d == bestD && f.Name < best {
+			best, bestD = f.Name, d
+		}
+	}
+	cmd.Flags().VisitAll(seen)
+	cmd.InheritedFlags().VisitAll(seen)
+	if best == "" || bestD > max(1, len(name)/3) {
+		return usageErr("%v\nusage: %s (memflow %s --help lists the flags)", err, cmd.UseLine(), cmd.Name())
+	}
+	return usageErr("%v (did you mean --%s?)", err, best)
+}
+
+// editDistance is the edit distance between a and b: insertions,
+// deletions, substitutions and swaps of two neighbouring letters.
+func editDistance(a, b string) int {
+	before := make([]int, len(b)+1) // the row above prev
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], before[j-2]+1) // two letters swapped
+			}
+		}
+		before, prev, cur = prev, cur, before
+	}
+	return prev[len(b)]
 }
 
 // binaryActivities are the activities this binary registers: the built-ins
@@ -137,12 +217,35 @@ func (g *globals) url() string {
 
 // open opens the engine with the demo activities registered.
 func (g *globals) open(ctx context.Context, logw io.Writer) (*memflow.Engine, error) {
+	return g.openWith(ctx, logw, memflow.Open)
+}
+
+// openExisting is open for commands that only read (get, find, history,
+// result, status, ps): it creates no database file or schema, and an app
+// the database does not hold is an error naming the apps it does.
+func (g *globals) openExisting(ctx context.Context, logw io.Writer) (*memflow.Engine, error) {
+	return g.openWith(ctx, logw, memflow.OpenExisting)
+}
+
+// withExisting is withEngine for commands that only read (openExisting).
+func (g *globals) withExisting(cmd *cobra.Command, fn func(ctx context.Context, eng *memflow.Engine) error) error {
+	ctx := cmd.Context()
+	eng, err := g.openExisting(ctx, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	return fn(ctx, eng)
+}
+
+func (g *globals) openWith(ctx context.Context, logw io.Writer,
+	openFn func(context.Context, string, memflow.Config) (*memflow.Engine, error)) (*memflow.Engine, error) {
 	logger := slog.New(slog.NewTextHandler(redactingWriter{logw}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if err := g.http.check(); err != nil {
 		return nil, err
 	}
 	maxBody, _ := g.http.maxBodyBytes()
-	eng, err := memflow.Open(ctx, g.url(), memflow.Config{App: g.app, Logger: logger,
+	eng, err := openFn(ctx, g.url(), memflow.Config{App: g.app, Logger: logger,
 		HTTPAllow: g.http.allow, HTTPMaxBody: maxBody})
 	if err != nil {
 		return nil, err
@@ -232,27 +335,98 @@ func parseJSON(cmd *cobra.Command, flag, s string) (any, error) {
 	return json.RawMessage(b), nil
 }
 
-// printJSON writes v as indented JSON to stdout; raw JSON keeps its numbers
-// exactly as stored.
+// printJSON writes v as indented JSON to stdout, the same from either
+// store: every JSON document in it (an entity, input, result or history
+// detail: a json.RawMessage, alone or in an Instance or Event) is re-encoded
+// with its object keys sorted, as encoding/json writes maps, since Postgres
+// returns jsonb with its own key order and spacing. Numbers keep their
+// exact text.
 func printJSON(w io.Writer, v any) error {
-	var b []byte
-	if raw, ok := v.(json.RawMessage); ok {
-		if len(raw) == 0 {
-			raw = json.RawMessage("null")
-		}
-		var buf bytes.Buffer
-		if err := json.Indent(&buf, raw, "", "  "); err != nil {
-			return err
-		}
-		b = buf.Bytes()
-	} else {
-		var err error
-		if b, err = json.MarshalIndent(v, "", "  "); err != nil {
-			return err
-		}
+	b, err := canonicalJSON(v)
+	if err != nil {
+		return err
 	}
-	_, err := fmt.Fprintln(w, string(b))
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, b, "", "  "); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(w, buf.String())
 	return err
+}
+
+// canonicalJSON encodes v, with the JSON documents in it in canonical form
+// (canonRaw). Commands that print other types holding json.RawMessage
+// fields canonicalise those fields with canonRaw first.
+func canonicalJSON(v any) ([]byte, error) {
+	var err error
+	canon := func(raw json.RawMessage) json.RawMessage {
+		c, e := canonRaw(raw)
+		if e != nil && err == nil {
+			err = e
+		}
+		return c
+	}
+	instance := func(in *memflow.Instance) *memflow.Instance {
+		if in == nil {
+			return nil
+		}
+		c := *in
+		c.Entity, c.Input, c.Result = canon(c.Entity), canon(c.Input), canon(c.Result)
+		return &c
+	}
+	switch x := v.(type) {
+	case json.RawMessage:
+		if len(x) == 0 {
+			x = json.RawMessage("null")
+		}
+		v = canon(x)
+	case *memflow.Instance:
+		v = instance(x)
+	case []*memflow.Instance:
+		out := make([]*memflow.Instance, len(x))
+		for i, in := range x {
+			out[i] = instance(in)
+		}
+		v = out
+	case []memflow.Event:
+		out := make([]memflow.Event, len(x))
+		for i, ev := range x {
+			ev.Detail = canon(ev.Detail)
+			out[i] = ev
+		}
+		v = out
+	}
+	if err != nil {
+		return nil, err
+	}
+	return encodeJSON(v)
+}
+
+// canonRaw re-encodes a JSON document with object keys sorted, no spaces
+// and numbers exactly as written; empty stays empty (an omitted field).
+func canonRaw(raw json.RawMessage) (json.RawMessage, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return raw, nil
+	}
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, fmt.Errorf("print json: %w", err)
+	}
+	return encodeJSON(v)
+}
+
+// encodeJSON is json.Marshal without escaping <, > and & (output for
+// people, not for HTML).
+func encodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
 // redactingWriter masks database passwords in what the engine logs (a

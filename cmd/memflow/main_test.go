@@ -173,7 +173,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"run", failing, "--args", "{bad"}, 2, "--args is not valid JSON"},
 		{[]string{"run", bad}, 1, "nope.nothing"},
 		{[]string{"run", failing}, 1, "no luck"},
-		{[]string{"get", "missing"}, 1, "not found"},
+		{[]string{"get", "missing"}, 1, `no instance "missing"`},
 	} {
 		code, _, errs := cli(t, append(tc.args, "--db", db)...)
 		if code != tc.code || !strings.Contains(errs, tc.msg) {

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -50,4 +54,134 @@ func TestProgressLine(t *testing.T) {
 			t.Errorf("%q names a thread id", got)
 		}
 	}
+}
+
+// Branch rows show what they did with templated paths rendered and their
+// counter; a fan-out's end says done without a list of nulls.
+func TestProgressLineFanOut(t *testing.T) {
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		ev   memflow.Event
+		want string
+	}{
+		{memflow.Event{At: start, Kind: "step", Thread: "t2", Step: "step-5",
+			Detail: json.RawMessage(`{"branch":2,"branches":300,"desc":"increment byName.${ item }","did":"increment byName.ana","output":null}`)},
+			"   0.000s  increment byName.ana (2/300)"},
+		{memflow.Event{At: start, Kind: "step", Step: "step-1",
+			Detail: json.RawMessage(`{"desc":"forEach input.names","output":[null,null,null]}`)},
+			"   0.000s  forEach input.names done"},
+		{memflow.Event{At: start, Kind: "step", Step: "par",
+			Detail: json.RawMessage(`{"desc":"par: parallel ×3","output":[null,null,null]}`)},
+			"   0.000s  par: parallel ×3 done"},
+		{memflow.Event{At: start, Kind: "step", Step: "par",
+			Detail: json.RawMessage(`{"desc":"par: parallel ×2","output":[1,null]}`)},
+			"   0.000s  par: parallel ×2 done -> [1,null]"},
+		{memflow.Event{At: start, Kind: "step", Step: "step-3",
+			Detail: json.RawMessage(`{"desc":"hook notify (no wait)","output":null}`)},
+			"   0.000s  hook notify (no wait)"},
+		{memflow.Event{At: start, Kind: "step", Step: "kid",
+			Detail: json.RawMessage(`{"desc":"kid: workflow child","output":{"ok":true}}`)},
+			`   0.000s  kid: workflow child done -> {"ok":true}`},
+		// A step whose id reads like a kind is not taken for one.
+		{memflow.Event{At: start, Kind: "step", Step: "hook",
+			Detail: json.RawMessage(`{"desc":"hook: activity a.b","output":1}`)},
+			"   0.000s  hook: activity a.b -> 1"},
+	} {
+		if got := progressLine(tc.ev, start); got != tc.want {
+			t.Errorf("%s:\n got %q\nwant %q", tc.ev.Detail, got, tc.want)
+		}
+	}
+}
+
+// On a terminal the rows of one fan-out fold into one line rewritten in
+// place; into a pipe every row is its own line. A hook step's row right
+// after the hook's completed row is left out unless it has a result.
+func TestProgressPrinterFolds(t *testing.T) {
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var evs []memflow.Event
+	evs = append(evs, memflow.Event{At: start, Kind: "started", Detail: json.RawMessage(`{"workflow":"fan"}`)})
+	for i := 1; i <= 300; i++ {
+		evs = append(evs, memflow.Event{At: start, Kind: "step", Step: "step-5", Detail: json.RawMessage(
+			fmt.Sprintf(`{"branch":%d,"branches":300,"desc":"increment byName.${ item }","did":"increment byName.n%d","output":null}`, i, i))})
+	}
+	evs = append(evs,
+		memflow.Event{At: start, Kind: "step", Step: "step-1", Detail: json.RawMessage(`{"desc":"forEach input.names","output":[]}`)},
+		memflow.Event{At: start, Kind: "hook-completed", Detail: json.RawMessage(`{"hook":"poke"}`)},
+		memflow.Event{At: start, Kind: "step", Step: "step-2", Detail: json.RawMessage(`{"desc":"hook poke","output":null}`)},
+		memflow.Event{At: start, Kind: "hook-completed", Detail: json.RawMessage(`{"hook":"poke"}`)},
+		memflow.Event{At: start, Kind: "step", Step: "step-3", Detail: json.RawMessage(`{"desc":"hook poke","output":{"n":1}}`)},
+	)
+	var pipe bytes.Buffer
+	p := newProgressPrinter(&pipe)
+	for _, ev := range evs {
+		p.print(ev, start)
+	}
+	p.end()
+	lines := strings.Split(strings.TrimSuffix(pipe.String(), "\n"), "\n")
+	if len(lines) != 1+300+1+1+1+1 || lines[2] != "   0.000s  increment byName.n2 (2/300)" || strings.Contains(pipe.String(), "\r") {
+		t.Errorf("pipe: %d lines, line 3 %q", len(lines), lines[2])
+	}
+	if strings.Contains(pipe.String(), "hook poke done\n") || !strings.Contains(pipe.String(), `hook poke done -> {"n":1}`) {
+		t.Errorf("hook rows:\n%s", pipe.String())
+	}
+	var tty bytes.Buffer
+	p = &progressPrinter{w: &tty, tty: true}
+	for _, ev := range evs {
+		p.print(ev, start)
+	}
+	p.end()
+	out := tty.String()
+	if n := strings.Count(out, "\n"); n != 1+1+1+1+1+1 {
+		t.Errorf("terminal: %d lines, want the 300 branch rows on one:\n%q", n, out)
+	}
+	if strings.Count(out, "\r\033[K") != 299 || !strings.Contains(out, "\r\033[K   0.000s  increment byName.n300 (300/300)\n") {
+		t.Errorf("terminal: the folded line does not end on the last row:\n%q", out[len(out)-300:])
+	}
+}
+
+// A run's progress renders templated paths, counts the branches and shows
+// no list of nulls, on both stores (the runtime writes the rows).
+func TestRunProgressOfFanOuts(t *testing.T) {
+	eachStore(t, func(t *testing.T, s dbFlags) {
+		flow := filepath.Join(t.TempDir(), "fan.yaml")
+		os.WriteFile(flow, []byte(`memflow: v1
+workflows:
+  fan:
+    entity: counter
+    steps:
+      - set: { byName: {} }
+      - forEach: ${ input.names }
+        as: item
+        steps:
+          - increment: { "byName.${ item }": 1 }
+      - id: par
+        parallel:
+          - steps: [ { merge: { a: 1 } } ]
+          - steps: [ { merge: { b: 1 } } ]
+          - steps: [ { merge: { c: 1 } } ]
+      - hook: poke
+      - return: ${ entity.byName }
+hooks:
+  poke:
+    steps:
+      - merge: { poked: true }
+`), 0o644)
+		code, out, errs := cli(t, append([]string{"run", flow, "--args", `{"names":["ana","bo","ana"]}`}, s.flags()...)...)
+		if code != 0 || !strings.Contains(out, `"ana": 2`) {
+			t.Fatalf("exit %d %s %s", code, out, errs)
+		}
+		for _, want := range []string{
+			"  increment byName.ana (1/3)\n", "  increment byName.bo (2/3)\n", "  increment byName.ana (3/3)\n",
+			"  forEach input.names done\n", "  merge b (2/3)\n", "  par: parallel ×3 done\n", "✓ hook poke completed\n",
+		} {
+			if !strings.Contains(errs, want) {
+				t.Errorf("progress lacks %q:\n%s", want, errs)
+			}
+		}
+		for _, bad := range []string{"${ item }", "null", "hook poke done"} {
+			if strings.Contains(errs, bad) {
+				t.Errorf("progress shows %q:\n%s", bad, errs)
+			}
+		}
+	})
 }

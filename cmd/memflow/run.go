@@ -91,6 +91,8 @@ func runToEnd(ctx context.Context, eng *memflow.Engine, id string, progress io.W
 		stop()
 		<-workerDone
 	}()
+	pr := newProgressPrinter(progress) // progress.go
+	defer pr.end()
 	var seen int64
 	var start time.Time // when the instance started: the first event
 	delay := 20 * time.Millisecond
@@ -134,7 +136,7 @@ func runToEnd(ctx context.Context, eng *memflow.Engine, id string, progress io.W
 			}
 			if ev.Seq > seen {
 				seen, fresh = ev.Seq, true
-				fmt.Fprintln(progress, progressLine(ev, start))
+				pr.print(ev, start)
 			}
 		}
 		if in.Status != memflow.StatusRunning {

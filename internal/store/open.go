@@ -2,23 +2,60 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Option configures Open.
 type Option func(*options)
 
 type options struct {
-	now func() time.Time
+	now       func() time.Time
+	mustExist bool
+}
+
+// MustExist makes Open refuse to provision: the Postgres schema or the
+// SQLite file must already hold app, else Open returns a *NoAppError and
+// creates nothing (no file, no schema). Commands that only read use it, so
+// a misspelled app or a wrong folder is an error, not an empty answer.
+func MustExist() Option { return func(o *options) { o.mustExist = true } }
+
+// NoAppError is Open with MustExist finding no app of that name: Where names
+// the database (a redacted URL or a file path) and Apps lists the memflow
+// apps found there (for SQLite, in the files next to the one asked for).
+type NoAppError struct {
+	App     string
+	Where   string
+	Missing bool // the SQLite file does not exist
+	Apps    []string
+}
+
+func (e *NoAppError) Error() string {
+	here := "none"
+	if len(e.Apps) > 0 {
+		here = strings.Join(e.Apps[:min(len(e.Apps), maxAppsShown)], ", ")
+	}
+	if len(e.Apps) > maxAppsShown {
+		here += fmt.Sprintf(" and %d more", len(e.Apps)-maxAppsShown)
+	}
+	if e.Missing {
+		return fmt.Sprintf("no memflow app %q: there is no database file %s (apps in that folder: %s)", e.App, e.Where, here)
+	}
+	return fmt.Sprintf("no memflow app %q in this database (apps here: %s)", e.App, here)
 }
 
 // WithClock replaces time.Now as the store's clock (task due times, job and
@@ -78,22 +115,141 @@ func open(ctx context.Context, url, app string, opts ...Option) (Store, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	sqlitePath := func(path string) (Store, error) {
+		if o.mustExist {
+			if err := sqliteHoldsApp(ctx, path, app); err != nil {
+				return nil, err
+			}
+		}
+		return openSQLite(ctx, path, app, o)
+	}
 	switch {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		if err := checkPostgresURL(url); err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
+		if o.mustExist {
+			if err := postgresHoldsApp(ctx, url, app); err != nil {
+				return nil, err
+			}
+		}
 		return openPostgres(ctx, url, app, o)
 	case strings.HasPrefix(url, "sqlite://"):
-		return openSQLite(ctx, strings.TrimPrefix(url, "sqlite://"), app, o)
+		return sqlitePath(strings.TrimPrefix(url, "sqlite://"))
 	case strings.HasPrefix(url, "sqlite:"):
-		return openSQLite(ctx, strings.TrimPrefix(url, "sqlite:"), app, o)
+		return sqlitePath(strings.TrimPrefix(url, "sqlite:"))
 	case strings.HasSuffix(url, ".db") && !strings.Contains(url, "://"):
-		return openSQLite(ctx, url, app, o)
+		return sqlitePath(url)
 	case strings.Contains(url, "=") && !strings.Contains(url, "://"):
 		return nil, fmt.Errorf("open store: unsupported database url %q: keyword/value connection strings are not accepted, write it as a postgres:// URL", Redact(url))
 	}
 	return nil, fmt.Errorf("open store: unsupported database url %q (want postgres://..., sqlite:PATH or a path ending in .db)", Redact(url))
+}
+
+// postgresHoldsApp checks, over a connection of its own and without
+// writing anything, that the database has app's schema with memflow's
+// tables and that the schema records app.
+func postgresHoldsApp(ctx context.Context, url, app string) error {
+	// A pool of one, so the URL's pool settings (pool_max_conns, ...) read
+	// as they do for the store itself.
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return fmt.Errorf("open postgres: %w", err)
+	}
+	cfg.MaxConns, cfg.MinConns = 1, 0
+	conn, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("open postgres: %w", err)
+	}
+	defer conn.Close()
+	// Schemas holding both of memflow's meta and jobs tables, and the app
+	// each records.
+	rows, err := conn.Query(ctx, `SELECT table_schema FROM information_schema.tables
+		WHERE table_name IN ('meta', 'jobs') GROUP BY table_schema
+		HAVING count(DISTINCT table_name) = 2 ORDER BY table_schema`)
+	if err != nil {
+		return fmt.Errorf("open postgres: list apps: %w", err)
+	}
+	schemas, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("open postgres: list apps: %w", err)
+	}
+	var apps []string
+	for _, sc := range schemas {
+		var held string
+		// The schema name comes from the catalogue and is quoted as an
+		// identifier; nothing the user typed reaches this text.
+		err := conn.QueryRow(ctx, `SELECT value FROM `+pgx.Identifier{sc, "meta"}.Sanitize()+` WHERE key = 'app'`).Scan(&held)
+		if err != nil {
+			continue // not readable or not recorded: not an app to offer
+		}
+		if held == app && sc == SchemaName(app) {
+			return nil
+		}
+		apps = append(apps, held)
+	}
+	sort.Strings(apps)
+	return &NoAppError{App: app, Where: Redact(url), Apps: apps}
+}
+
+// sqliteHoldsApp checks, without creating or writing anything, that the
+// SQLite file at path exists and records app; when it does not, it lists the
+// apps of the memflow files in the same folder.
+func sqliteHoldsApp(ctx context.Context, path, app string) error {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return fmt.Errorf("open sqlite: invalid path %q", path)
+	}
+	if _, err := os.Stat(path); err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("open sqlite %s: %w", path, err)
+		}
+		return &NoAppError{App: app, Where: path, Missing: true, Apps: sqliteAppsIn(ctx, filepath.Dir(path))}
+	}
+	held, err := sqliteApp(ctx, path)
+	if err != nil {
+		return fmt.Errorf("open sqlite %s: not a memflow database: %w", path, err)
+	}
+	if held != app {
+		return &NoAppError{App: app, Where: path, Apps: []string{held}}
+	}
+	return nil
+}
+
+// maxAppsShown bounds the apps a NoAppError names.
+const maxAppsShown = 20
+
+// maxAppFiles bounds how many SQLite files next to a missing one are read
+// to list the apps there.
+const maxAppFiles = 50
+
+// sqliteAppsIn lists the apps recorded in the *.db files of dir (at most
+// maxAppFiles of them), sorted; files that are not memflow databases are
+// left out.
+func sqliteAppsIn(ctx context.Context, dir string) []string {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.db"))
+	if len(files) > maxAppFiles {
+		files = files[:maxAppFiles]
+	}
+	var apps []string
+	for _, f := range files {
+		if app, err := sqliteApp(ctx, f); err == nil {
+			apps = append(apps, app)
+		}
+	}
+	sort.Strings(apps)
+	return apps
+}
+
+// sqliteApp reads the app an SQLite file records, opening it read-only.
+func sqliteApp(ctx context.Context, path string) (string, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(10000)")
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	var app string
+	err = db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'app'`).Scan(&app)
+	return app, err
 }
 
 // checkPostgresURL refuses a Postgres URL that the driver would split
