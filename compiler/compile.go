@@ -59,7 +59,8 @@ func (c *loader) warnf(n dsl.Node, format string, args ...any) {
 }
 
 // mapping checks that n is a map and that its keys are among allowed (none
-// when allowed is nil), reporting unknown and duplicate keys.
+// when allowed is nil), reporting unknown keys (dsl.Parse reports duplicate
+// keys, in every map of a file).
 func (c *loader) mapping(n dsl.Node, what string, allowed []string) bool {
 	if n.Kind() != dsl.Mapping {
 		c.errorf(n, "%s must be a map, not %s", what, article(n))
@@ -68,9 +69,8 @@ func (c *loader) mapping(n dsl.Node, what string, allowed []string) bool {
 	seen := map[string]dsl.Node{}
 	for _, p := range n.Pairs() {
 		k := p.Key.Text()
-		if prev, dup := seen[k]; dup {
-			c.errorf(p.Key, "duplicate key %q in %s (first at line %d)", k, what, prev.Pos().Line)
-			continue
+		if _, dup := seen[k]; dup {
+			continue // reported by dsl.Parse, for every map of the file
 		}
 		seen[k] = p.Key
 		if k == "<<" && p.Key.Tag() == "!!merge" {
