@@ -19,6 +19,9 @@ type loader struct {
 	hooks     map[string]*graphDecl
 	wfOrder   []string
 	hookOrder []string
+	// shadowed are workflows and hooks declared again under a name taken
+	// before: they are compiled only to report their own errors.
+	shadowed []*graphDecl
 }
 
 type entityDecl struct {
@@ -136,6 +139,9 @@ func (c *loader) load(files []*dsl.File) *Catalogue {
 	for _, name := range c.hookOrder {
 		c.compileGraph(c.hooks[name])
 	}
+	for _, d := range c.shadowed {
+		c.compileGraph(d)
+	}
 	c.checkSelfStart()
 	cat := &Catalogue{Programs: map[string]*Program{}}
 	for _, name := range c.wfOrder {
@@ -194,12 +200,13 @@ func (c *loader) declare(f *dsl.File) {
 
 func (c *loader) declareEntity(p dsl.Pair) {
 	name := p.Key.Text()
-	if prev, dup := c.entities[name]; dup {
-		c.errorf(p.Key, "duplicate entity type %q: also declared at %s", name, prev.key.Pos())
-		return
-	}
 	d := &entityDecl{name: name, key: p.Key}
-	c.entities[name] = d
+	if prev, dup := c.entities[name]; dup {
+		// Still check the duplicate's own declaration below.
+		c.errorf(p.Key, "duplicate entity type %q: also declared at %s", name, prev.key.Pos())
+	} else {
+		c.entities[name] = d
+	}
 	if p.Value.IsNull() {
 		return
 	}
@@ -234,7 +241,10 @@ func (c *loader) declareGraph(kind, app, tq string, p dsl.Pair) {
 		c.errorf(p.Key, "bad %s name %q: use letters, digits, '_', '-' and '.', starting with a letter", kind, name)
 	}
 	if prev, dup := table[name]; dup {
+		// A copied file must not hide its own errors: its body is still
+		// compiled, but nothing refers to it.
 		c.errorf(p.Key, "duplicate %s %q: also defined at %s", kind, name, prev.key.Pos())
+		c.shadowed = append(c.shadowed, &graphDecl{kind: kind, name: name, app: app, taskQueue: tq, key: p.Key, node: p.Value})
 		return
 	}
 	// A workflow and a hook may not share a name either: both are started
