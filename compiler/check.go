@@ -73,6 +73,7 @@ func (b *builder) compileExpr(n dsl.Node, src string, off int, what string, sc *
 		return nil
 	}
 	b.checkStepRefs(n, src, off, sc)
+	b.checkFields(n, src, off)
 	return e
 }
 

@@ -22,6 +22,9 @@ type loader struct {
 	// shadowed are workflows and hooks declared again under a name taken
 	// before: they are compiled only to report their own errors.
 	shadowed []*graphDecl
+	// entityIssues are entity field reads to report once every graph is
+	// compiled (fields.go).
+	entityIssues []fieldIssue
 }
 
 type entityDecl struct {
@@ -142,6 +145,15 @@ func (c *loader) load(files []*dsl.File) *Catalogue {
 	for _, d := range c.shadowed {
 		c.compileGraph(d)
 	}
+	var all []*graphDecl
+	for _, name := range c.wfOrder {
+		all = append(all, c.workflows[name])
+	}
+	for _, name := range c.hookOrder {
+		all = append(all, c.hooks[name])
+	}
+	all = append(all, c.shadowed...)
+	c.reportEntityFields(all)
 	c.checkSelfStart()
 	cat := &Catalogue{Programs: map[string]*Program{}}
 	for _, name := range c.wfOrder {
