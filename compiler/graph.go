@@ -42,6 +42,9 @@ type builder struct {
 	// input and entity are the declared schemas expressions' input.X and
 	// entity.X reads are checked against (nil: not checked; fields.go).
 	input, entity *fieldSchema
+	// inPath is set while an entity path compiles: a path is text, never
+	// an expression look-alike (lookalike.go).
+	inPath bool
 }
 
 // scope is what expressions at a point of the graph may use.
@@ -923,6 +926,8 @@ func (b *builder) path(n dsl.Node, op string, sc *scope) *Value {
 			return nil
 		}
 	}
+	b.inPath = true
+	defer func() { b.inPath = false }()
 	return b.value(n, sc)
 }
 
