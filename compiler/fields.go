@@ -20,9 +20,10 @@ import (
 // schema. An object whose fields a schema cannot list statically
 // (patternProperties, allOf, anyOf, oneOf, not, if, dependentSchemas, or a
 // $ref other than a local #/... pointer) is not checked. Entity fields that
-// a command of the same app writes under a constant path (set, merge,
-// append, ...) count as declared, since a schema without
-// `additionalProperties: false` lets the flow add them.
+// a command of the same app writes (a constant path, or a key of a set or
+// merge value) count as declared, since a schema without
+// `additionalProperties: false` lets the flow add them; so does anything
+// under a value, key or path the commands compute with an expression.
 
 // fieldSchema is a decoded JSON Schema (nil: nothing known).
 type fieldSchema struct {
@@ -235,76 +236,107 @@ func (b *builder) checkFields(n dsl.Node, src string, off int) {
 }
 
 // reportEntityFields reports the entity field issues, except reads of
-// fields that a command of the same app writes under a constant path.
+// fields that a command of the same app may write.
 func (c *loader) reportEntityFields(graphs []*graphDecl) {
 	if len(c.entityIssues) == 0 {
 		return
 	}
-	written := map[string]map[string]bool{} // app -> dotted path written
+	writes := map[string]*entityWrites{} // by app
 	for _, d := range graphs {
 		if d.graph == nil {
 			continue
 		}
-		w := written[d.app]
+		w := writes[d.app]
 		if w == nil {
-			w = map[string]bool{}
-			written[d.app] = w
+			w = &entityWrites{paths: map[string]bool{}, open: map[string]bool{}}
+			writes[d.app] = w
 		}
 		for _, st := range d.graph.States {
 			for _, cmd := range st.Commands {
-				prefix := ""
-				if cmd.Path != nil {
-					p, ok := cmd.Path.Raw.(string)
-					if !ok || strings.Contains(p, "${") {
-						continue
-					}
-					prefix = p
-					addPrefixes(w, p)
-				}
-				if cmd.Value != nil && (cmd.Op == "set" || cmd.Op == "merge" || cmd.Op == "setIfNotExists") {
-					addKeys(w, prefix, cmd.Value.Raw, 0)
-				}
+				w.add(cmd)
 			}
 		}
 	}
 	for _, is := range c.entityIssues {
-		key := strings.TrimPrefix(strings.TrimPrefix(is.path, "entity"), ".")
-		if key != "" {
-			key += "."
+		p := strings.TrimPrefix(strings.TrimPrefix(is.path, "entity"), ".")
+		if p != "" {
+			p += "."
 		}
-		if written[is.app][key+is.name] {
+		if w := writes[is.app]; w != nil && w.covers(p+is.name) {
 			continue
 		}
 		c.add(dsl.Error, is.pos, "%s", is.message())
 	}
 }
 
-// addPrefixes records a constant dotted path and each of its prefixes.
-func addPrefixes(w map[string]bool, p string) {
-	for i := range len(p) {
-		if p[i] == '.' || p[i] == '[' {
-			w[p[:i]] = true
-		}
-	}
-	w[p] = true
+// entityWrites are the entity paths an app's commands write: paths named
+// in full, and open paths under which anything may be written (a value or
+// key that is an expression; "" is the whole document).
+type entityWrites struct {
+	paths, open map[string]bool
 }
 
-// addKeys records the paths a map value writes under prefix (its keys are
-// literal keys, not paths).
-func addKeys(w map[string]bool, prefix string, v any, depth int) {
-	m, ok := v.(map[string]any)
-	if !ok || depth > 20 {
-		return
-	}
-	for k, x := range m {
-		if strings.ContainsAny(k, ".[") || strings.Contains(k, "${") {
-			continue // a literal key a dotted read cannot name, or unknown
+func (w *entityWrites) add(cmd Command) {
+	prefix := ""
+	if cmd.Path != nil {
+		p, ok := cmd.Path.Raw.(string)
+		if !ok || strings.Contains(p, "${") {
+			w.open[""] = true // a computed path may write anything
+			return
 		}
-		p := k
-		if prefix != "" {
-			p = prefix + "." + k
+		prefix = p
+		for i := range len(p) {
+			if p[i] == '.' || p[i] == '[' {
+				w.paths[p[:i]] = true
+			}
 		}
-		w[p] = true
-		addKeys(w, p, x, depth+1)
+		w.paths[p] = true
 	}
+	if cmd.Value != nil && (cmd.Op == "set" || cmd.Op == "merge" || cmd.Op == "setIfNotExists") {
+		w.addValue(prefix, cmd.Value.Raw, 0)
+	}
+}
+
+// addValue records the paths a value written at prefix creates (map keys
+// are literal keys, not paths).
+func (w *entityWrites) addValue(prefix string, v any, depth int) {
+	switch t := v.(type) {
+	case string:
+		if strings.Contains(t, "${") {
+			w.open[prefix] = true
+		}
+	case map[string]any:
+		if depth > 20 {
+			w.open[prefix] = true
+			return
+		}
+		for k, x := range t {
+			if strings.Contains(k, "${") {
+				w.open[prefix] = true
+				continue
+			}
+			if strings.ContainsAny(k, ".[") {
+				continue // a literal key a dotted read does not name
+			}
+			p := k
+			if prefix != "" {
+				p = prefix + "." + k
+			}
+			w.paths[p] = true
+			w.addValue(p, x, depth+1)
+		}
+	}
+}
+
+// covers reports whether a read of dotted path p may find a written field.
+func (w *entityWrites) covers(p string) bool {
+	if w.paths[p] || w.open[""] || w.open[p] {
+		return true
+	}
+	for i := range len(p) {
+		if (p[i] == '.' || p[i] == '[') && w.open[p[:i]] {
+			return true
+		}
+	}
+	return false
 }

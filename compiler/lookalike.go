@@ -71,6 +71,9 @@ func lookalike(s string, sc lookScope) (string, bool) {
 		}
 		return "", false
 	}
+	if !strings.ContainsAny(t, ".([") {
+		return "", false // neither a field read nor a call
+	}
 	if exprOverScope(t, sc, false) {
 		return "${ " + t + " }", true
 	}
