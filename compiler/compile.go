@@ -214,8 +214,11 @@ func (c *loader) declareEntity(p dsl.Pair) {
 	name := p.Key.Text()
 	d := &entityDecl{name: name, key: p.Key}
 	if prev, dup := c.entities[name]; dup {
-		// Still check the duplicate's own declaration below.
-		c.errorf(p.Key, "duplicate entity type %q: also declared at %s", name, prev.key.Pos())
+		// Still check the duplicate's own declaration below. In one file
+		// a duplicate is a duplicate key, which dsl.Parse reports.
+		if prev.key.File() != p.Key.File() {
+			c.errorf(p.Key, "duplicate entity type %q: also declared at %s", name, prev.key.Pos())
+		}
 	} else {
 		c.entities[name] = d
 	}
@@ -255,7 +258,9 @@ func (c *loader) declareGraph(kind, app, tq string, p dsl.Pair) {
 	if prev, dup := table[name]; dup {
 		// A copied file must not hide its own errors: its body is still
 		// compiled, but nothing refers to it.
-		c.errorf(p.Key, "duplicate %s %q: also defined at %s", kind, name, prev.key.Pos())
+		if prev.key.File() != p.Key.File() { // else a duplicate key (dsl.Parse)
+			c.errorf(p.Key, "duplicate %s %q: also defined at %s", kind, name, prev.key.Pos())
+		}
 		c.shadowed = append(c.shadowed, &graphDecl{kind: kind, name: name, app: app, taskQueue: tq, key: p.Key, node: p.Value})
 		return
 	}
