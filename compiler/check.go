@@ -73,6 +73,7 @@ func (b *builder) compileExpr(n dsl.Node, src string, off int, what string, sc *
 		return nil
 	}
 	b.checkStepRefs(n, src, off, sc)
+	b.checkFields(n, src, off)
 	return e
 }
 
@@ -229,6 +230,8 @@ func (b *builder) checkTemplates(n dsl.Node, sc *scope, depth int, t *templates)
 	case dsl.Scalar:
 		if n.IsExpr() {
 			b.checkTemplate(n, sc, t)
+		} else if n.IsString() && !b.inPath {
+			b.checkLookalike(n, sc)
 		}
 	case dsl.Sequence:
 		for _, it := range n.Items() {

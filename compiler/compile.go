@@ -19,6 +19,12 @@ type loader struct {
 	hooks     map[string]*graphDecl
 	wfOrder   []string
 	hookOrder []string
+	// shadowed are workflows and hooks declared again under a name taken
+	// before: they are compiled only to report their own errors.
+	shadowed []*graphDecl
+	// entityIssues are entity field reads to report once every graph is
+	// compiled (fields.go).
+	entityIssues []fieldIssue
 }
 
 type entityDecl struct {
@@ -61,7 +67,8 @@ func (c *loader) warnf(n dsl.Node, format string, args ...any) {
 }
 
 // mapping checks that n is a map and that its keys are among allowed (none
-// when allowed is nil), reporting unknown and duplicate keys.
+// when allowed is nil), reporting unknown keys (dsl.Parse reports duplicate
+// keys, in every map of a file).
 func (c *loader) mapping(n dsl.Node, what string, allowed []string) bool {
 	if n.Kind() != dsl.Mapping {
 		c.errorf(n, "%s must be a map, not %s", what, article(n))
@@ -70,9 +77,8 @@ func (c *loader) mapping(n dsl.Node, what string, allowed []string) bool {
 	seen := map[string]dsl.Node{}
 	for _, p := range n.Pairs() {
 		k := p.Key.Text()
-		if prev, dup := seen[k]; dup {
-			c.errorf(p.Key, "duplicate key %q in %s (first at line %d)", k, what, prev.Pos().Line)
-			continue
+		if _, dup := seen[k]; dup {
+			continue // reported by dsl.Parse, for every map of the file
 		}
 		seen[k] = p.Key
 		if k == "<<" && p.Key.Tag() == "!!merge" {
@@ -138,6 +144,18 @@ func (c *loader) load(files []*dsl.File) *Catalogue {
 	for _, name := range c.hookOrder {
 		c.compileGraph(c.hooks[name])
 	}
+	for _, d := range c.shadowed {
+		c.compileGraph(d)
+	}
+	var all []*graphDecl
+	for _, name := range c.wfOrder {
+		all = append(all, c.workflows[name])
+	}
+	for _, name := range c.hookOrder {
+		all = append(all, c.hooks[name])
+	}
+	all = append(all, c.shadowed...)
+	c.reportEntityFields(all)
 	c.checkSelfStart()
 	cat := &Catalogue{Programs: map[string]*Program{}}
 	for _, name := range c.wfOrder {
@@ -196,12 +214,16 @@ func (c *loader) declare(f *dsl.File) {
 
 func (c *loader) declareEntity(p dsl.Pair) {
 	name := p.Key.Text()
-	if prev, dup := c.entities[name]; dup {
-		c.errorf(p.Key, "duplicate entity type %q: also declared at %s", name, prev.key.Pos())
-		return
-	}
 	d := &entityDecl{name: name, key: p.Key}
-	c.entities[name] = d
+	if prev, dup := c.entities[name]; dup {
+		// Still check the duplicate's own declaration below. In one file
+		// a duplicate is a duplicate key, which dsl.Parse reports.
+		if prev.key.File() != p.Key.File() {
+			c.errorf(p.Key, "duplicate entity type %q: also declared at %s", name, prev.key.Pos())
+		}
+	} else {
+		c.entities[name] = d
+	}
 	if p.Value.IsNull() {
 		return
 	}
@@ -246,7 +268,12 @@ func (c *loader) declareGraph(kind, app, tq string, p dsl.Pair) {
 		c.errorf(p.Key, "bad %s name %q: use letters, digits, '_', '-' and '.', starting with a letter", kind, name)
 	}
 	if prev, dup := table[name]; dup {
-		c.errorf(p.Key, "duplicate %s %q: also defined at %s", kind, name, prev.key.Pos())
+		// A copied file must not hide its own errors: its body is still
+		// compiled, but nothing refers to it.
+		if prev.key.File() != p.Key.File() { // else a duplicate key (dsl.Parse)
+			c.errorf(p.Key, "duplicate %s %q: also defined at %s", kind, name, prev.key.Pos())
+		}
+		c.shadowed = append(c.shadowed, &graphDecl{kind: kind, name: name, app: app, taskQueue: tq, key: p.Key, node: p.Value})
 		return
 	}
 	// A workflow and a hook may not share a name either: both are started

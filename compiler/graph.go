@@ -39,6 +39,12 @@ type builder struct {
 	d   *graphDecl
 	g   *Graph
 	ids map[string]dsl.Node // every step id of the graph
+	// input and entity are the declared schemas expressions' input.X and
+	// entity.X reads are checked against (nil: not checked; fields.go).
+	input, entity *fieldSchema
+	// inPath is set while an entity path compiles: a path is text, never
+	// an expression look-alike (lookalike.go).
+	inPath bool
 }
 
 // scope is what expressions at a point of the graph may use.
@@ -99,6 +105,8 @@ func (c *loader) compileGraph(d *graphDecl) {
 			if hint := didYouMean(name, declared); hint != "" {
 				c.warnf(e, "entity type %q is not declared in `entities`%s", name, hint)
 			}
+		} else if ok {
+			b.entity = newFieldSchema(c.entities[name].schema)
 		}
 	}
 	if tq, k := n.Get("taskQueue"); k.Exists() {
@@ -108,6 +116,7 @@ func (c *loader) compileGraph(d *graphDecl) {
 	}
 	if in, k := n.Get("input"); k.Exists() {
 		g.Input = c.schema(in, "input schema of "+what)
+		b.input = newFieldSchema(g.Input)
 	}
 	if t, k := n.Get("timeout"); k.Exists() {
 		g.TimeoutMS, _ = b.duration(t, "timeout", &scope{}, false)
@@ -917,6 +926,8 @@ func (b *builder) path(n dsl.Node, op string, sc *scope) *Value {
 			return nil
 		}
 	}
+	b.inPath = true
+	defer func() { b.inPath = false }()
 	return b.value(n, sc)
 }
 

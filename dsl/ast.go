@@ -84,7 +84,8 @@ var parserProblems = map[string]bool{
 }
 
 // Parse reads one flow file. A file that is not one YAML document yields
-// diagnostics and a nil File.
+// diagnostics and a nil File; a document with duplicate keys yields their
+// diagnostics and the File.
 func Parse(name string, src []byte) (*File, Diagnostics) {
 	f := &File{Name: name, Src: src, lines: strings.Split(string(src), "\n")}
 	if len(src) > MaxFileSize {
@@ -115,7 +116,9 @@ func Parse(name string, src []byte) (*File, Diagnostics) {
 	if ds := f.checkAliases(root); ds != nil {
 		return nil, ds
 	}
-	return f, nil
+	// A duplicate key is an error, but the file is still returned so the
+	// rest of it is checked too.
+	return f, f.duplicateKeys(root)
 }
 
 func (f *File) yamlError(err error) Diagnostic {

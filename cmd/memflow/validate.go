@@ -21,8 +21,9 @@ func newValidateCmd(acts compiler.ActivitySet) *cobra.Command {
 		Short: "Check flow files and folders without running them",
 		Long: `Validate loads the given files and folders (recursively, *.yaml and *.yml) as one
 catalogue and reports every problem GNU style (file:line:col: message) on stderr.
-Activities the binary does not register are warnings unless --strict, which turns
-every warning into an error. Exit status: 0 valid, 1 invalid, 2 usage error.`,
+Warnings (activities the binary does not register, plain text that reads like an
+expression written without ${ }, and the like) do not fail a load unless --strict,
+which turns every warning into an error. Exit status: 0 valid, 1 invalid, 2 usage error.`,
 		Args: args(1, -1),
 		RunE: func(cmd *cobra.Command, paths []string) error {
 			cat, ds := compiler.Load(paths, compiler.Options{Activities: acts, LaxActivities: true})
@@ -65,7 +66,7 @@ every warning into an error. Exit status: 0 valid, 1 invalid, 2 usage error.`,
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&strict, "strict", false, "treat warnings (such as activities this binary does not register) as errors")
+	cmd.Flags().BoolVar(&strict, "strict", false, "treat warnings (such as activities this binary does not register, or text that reads like an expression without ${ }) as errors")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the diagnostics as a JSON array on stdout")
 	return cmd
 }

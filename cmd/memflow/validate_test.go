@@ -148,3 +148,29 @@ func TestValidateUsage(t *testing.T) {
 		t.Fatalf("missing file: exit %d, stderr %q", code, errs)
 	}
 }
+
+// TestValidateStrictLookalike: text that reads like an expression is a
+// warning (the flow is valid), and --strict fails on it.
+func TestValidateStrictLookalike(t *testing.T) {
+	path := writeFlow(t, `memflow: v1
+workflows:
+  w:
+    entity: doc
+    steps:
+      - id: approval
+        wait: approved
+      - merge: { by: steps.approval.by, status: shipped }
+`)
+	code, out, errs := execute(t, newValidateCmd(exampleActivities), path)
+	want := path + `:8:22: warning: "steps.approval.by" is plain text, stored as it is written: did you mean "${ steps.approval.by }"?
+        - merge: { by: steps.approval.by, status: shipped }
+                       ^
+`
+	if code != 0 || errs != want || !strings.HasPrefix(out, "ok: 1 workflow") {
+		t.Fatalf("exit %d, stdout %q, stderr:\n%s\nwant:\n%s", code, out, errs, want)
+	}
+	code, out, errs = execute(t, newValidateCmd(exampleActivities), "--strict", path)
+	if code != 1 || out != "" || !strings.Contains(errs, ":8:22: \"steps.approval.by\" is plain text") {
+		t.Fatalf("--strict: exit %d, stdout %q, stderr:\n%s", code, out, errs)
+	}
+}
