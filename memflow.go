@@ -242,9 +242,21 @@ func (e *Engine) Hook(ctx context.Context, id, hook string, args any) error {
 }
 
 // Signal sends a signal to instance id; it is delivered to the first wait of
-// that name, now or when one starts waiting.
+// that name, now or when one starts waiting. A signal to an id that no
+// instance holds yet is kept (Limits.PendingSignalTTL, default 24h) and
+// delivered, in the order sent, when an instance with that id starts.
 func (e *Engine) Signal(ctx context.Context, id, name string, data any) error {
 	return e.rt.Signal(ctx, id, name, data)
+}
+
+// SignalWithStart sends a signal to instance id, first starting workflow
+// with args as that id when no instance holds it; the start and the signal
+// then commit together. When an instance of workflow holds id already it
+// only receives the signal; another workflow's instance is ErrIDTaken. It
+// reports whether it started the instance.
+func (e *Engine) SignalWithStart(ctx context.Context, id, name string, data any, workflow string, args any) (started bool, err error) {
+	_, started, err = e.rt.SignalWithStart(ctx, runtime.StartParams{Workflow: workflow, ID: id, Args: args}, name, data)
+	return started, err
 }
 
 // Cancel cancels instance id, its hooks and its children.

@@ -89,6 +89,7 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 		if now := time.Now(); now.Sub(lastCheck) >= cfg.Poll {
 			lastCheck = now
 			e.running.checkCancelled(ctx, e.st)
+			e.sweep(ctx)
 		}
 		if free := cfg.Concurrency - inflight; free > 0 && claim {
 			if inflight > 0 {

@@ -121,22 +121,43 @@ func newHookCmd(g *globals) *cobra.Command {
 }
 
 func newSignalCmd(g *globals) *cobra.Command {
-	var dataJSON string
+	var dataJSON, startWF, argsJSON string
 	cmd := &cobra.Command{
 		Use:   "signal ID NAME",
-		Short: "Send a signal to an instance (kept until a wait receives it)",
+		Short: "Send a signal to an instance (kept until a wait receives it, also before the instance starts)",
 		Args:  args(2, 2),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			data, err := parseJSON(cmd, "data", dataJSON)
 			if err != nil {
 				return err
 			}
+			if startWF == "" && cmd.Flags().Changed("args") {
+				return usageErr("signal: --args needs --start WORKFLOW")
+			}
+			var input any
+			if startWF != "" {
+				if input, err = parseJSON(cmd, "args", argsJSON); err != nil {
+					return err
+				}
+			}
 			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
-				return eng.Signal(ctx, a[0], a[1], data)
+				if startWF == "" {
+					return eng.Signal(ctx, a[0], a[1], data)
+				}
+				started, err := eng.SignalWithStart(ctx, a[0], a[1], data, startWF, input)
+				if err != nil {
+					return err
+				}
+				if started {
+					fmt.Fprintf(cmd.ErrOrStderr(), "started %s %s\n", startWF, a[0])
+				}
+				return nil
 			})
 		},
 	}
 	cmd.Flags().StringVar(&dataJSON, "data", "", "signal data: JSON, @FILE, or - for standard input")
+	cmd.Flags().StringVar(&startWF, "start", "", "start this workflow as ID first when no instance holds ID (start and signal commit together)")
+	cmd.Flags().StringVar(&argsJSON, "args", "", "with --start: start arguments: JSON, @FILE, or - for standard input")
 	return cmd
 }
 

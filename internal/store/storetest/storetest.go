@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"FindErrors", testFindErrors},
 		{"Tree", testTree},
 		{"Descendants", testDescendants},
+		{"PendingSignals", testPendingSignals},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
