@@ -12,7 +12,7 @@ import (
 // Step action keys. forEach may carry `hook`, and hook steps may carry
 // `signal`: those are modifiers there, not actions.
 var (
-	commandOps = []string{"set", "merge", "append", "prepend", "remove", "increment", "toggle", "setIfNotExists", "delete"}
+	commandOps = []string{"set", "merge", "append", "prepend", "remove", "increment", "multiply", "toggle", "setIfNotExists", "delete"}
 	actionKeys = append(append([]string{}, commandOps...),
 		"activity", "hook", "parallel", "forEach", "wait", "signal", "sleep", "workflow",
 		"if", "switch", "while", "try", "return", "fail")
@@ -891,10 +891,10 @@ func (b *builder) commands(op string, key, v dsl.Node, sc *scope) []Command {
 					c.errorf(p.Value, "remove takes an array index (an integer >= 0), not %s", quoteNode(p.Value))
 				}
 			}
-		case "increment":
+		case "increment", "multiply":
 			if x, _ := p.Value.Value(); !p.Value.IsExpr() {
 				if _, ok := toFloat(x); !ok {
-					c.errorf(p.Value, "increment takes a number, not %s", quoteNode(p.Value))
+					c.errorf(p.Value, "%s takes a number, not %s", op, quoteNode(p.Value))
 				}
 			}
 		}

@@ -177,7 +177,7 @@ type Case struct {
 
 // Command is one entity command of a command step. Path may interpolate
 // (a template string); Value is a template. Op is the language's name
-// (set, merge, append, prepend, remove, increment, toggle, setIfNotExists,
+// (set, merge, append, prepend, remove, increment, multiply, toggle, setIfNotExists,
 // delete).
 type Command struct {
 	Op    string `json:"op"`
