@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/memflow/memflow/compiler"
 	"github.com/memflow/memflow/internal/store"
 )
 
@@ -39,7 +40,7 @@ func takePending(ctx context.Context, tx store.Tx, id string, in *instance, now 
 		}
 		in.Signals[p.Name] = append(in.Signals[p.Name], data)
 		evs = append(evs, store.HistoryEvent{JobID: id, At: now, Kind: "signal-kept", State: -1,
-			Detail: mustJSON(map[string]any{"name": p.Name, "data": data, "sentAt": p.SentAt.UTC().Format(time.RFC3339Nano)})})
+			Detail: mustJSON(map[string]any{"name": p.Name, "data": data, "sentAt": compiler.FormatTime(p.SentAt)})})
 	}
 	return evs, nil
 }
