@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -62,9 +64,12 @@ func compileEnv(scope []string) types.Map {
 			"id": types.String, "name": types.String, "entity": types.String,
 			"taskQueue": types.String, "startedAt": types.TypeOf(time.Time{}),
 		},
-		"now":     types.TypeOf(func() time.Time { return time.Time{} }),
-		"uuid":    types.TypeOf(func() string { return "" }),
-		budgetVar: types.TypeOf(&budget{}),
+		"now":       types.TypeOf(func() time.Time { return time.Time{} }),
+		"uuid":      types.TypeOf(func() string { return "" }),
+		"random":    types.TypeOf(func() float64 { return 0 }),
+		"randomInt": types.TypeOf(randomInt),
+		"urlquery":  types.TypeOf(func(string) string { return "" }),
+		budgetVar:   types.TypeOf(&budget{}),
 	}
 	for _, s := range scope {
 		env[s] = types.Any
@@ -89,8 +94,11 @@ func runEnv(env *Env, scope []string) map[string]any {
 			"id": env.Workflow.ID, "name": env.Workflow.Name, "entity": env.Workflow.Entity,
 			"taskQueue": env.Workflow.TaskQueue, "startedAt": env.Workflow.StartedAt,
 		},
-		"now":  now,
-		"uuid": newUUID,
+		"now":       now,
+		"uuid":      newUUID,
+		"random":    rand.Float64,
+		"randomInt": randomInt,
+		"urlquery":  url.QueryEscape,
 	}
 	for _, s := range scope {
 		m[s] = env.Vars[s]
@@ -340,6 +348,30 @@ func stringifyLimited(x any) (string, error) {
 		}
 	}
 	return stringify(x), nil
+}
+
+// randomInt is randomInt(n) in expressions: a whole number in [0, n).
+// Like random(), it is drawn when the step evaluates it, and the step's
+// output or entity keeps the value: a committed step never draws again.
+func randomInt(n any) (int, error) {
+	var m int64
+	switch x := n.(type) {
+	case int:
+		m = int64(x)
+	case int64:
+		m = x
+	case float64:
+		if x != float64(int64(x)) {
+			return 0, fmt.Errorf("randomInt(%v): want a whole number", x)
+		}
+		m = int64(x)
+	default:
+		return 0, fmt.Errorf("randomInt(%v): want a whole number, not %T", n, n)
+	}
+	if m <= 0 {
+		return 0, fmt.Errorf("randomInt(%d): want a number of 1 or more", m)
+	}
+	return int(rand.Int64N(m)), nil
 }
 
 // TimeLayout is how a time (now(), workflow.startedAt) reads as text: RFC

@@ -151,10 +151,10 @@ func (x *txn) sleep(t *thread, s *compiler.State, env *compiler.Env) error {
 		}
 	}
 	if !due.After(x.now) {
-		x.complete(t, s, nil)
+		x.complete(t, s, 0) // slept 0 ms
 		return nil
 	}
-	x.task(taskTimer, payload{Thread: t.ID, Tick: t.Tick, Timer: timerSleep}, due)
+	x.task(taskTimer, payload{Thread: t.ID, Tick: t.Tick, Timer: timerSleep, Since: x.now.UnixNano()}, due)
 	t.Wait = waitSleep
 	return nil
 }

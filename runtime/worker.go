@@ -501,7 +501,13 @@ func (x *txn) timer(p payload) {
 		}
 	case timerSleep:
 		if t, s := x.at(p.Thread, p.Tick, waitSleep); t != nil {
-			x.complete(t, s, nil)
+			// The output is the time slept, in whole milliseconds: from
+			// the transition that began the sleep to this one.
+			var slept int64
+			if p.Since != 0 {
+				slept = max(0, x.now.Sub(time.Unix(0, p.Since)).Milliseconds())
+			}
+			x.complete(t, s, int(slept))
 		}
 	case timerWait:
 		if t, s := x.at(p.Thread, p.Tick, waitSignal); t != nil {
