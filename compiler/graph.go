@@ -15,7 +15,7 @@ var (
 	commandOps = []string{"set", "merge", "append", "prepend", "remove", "increment", "multiply", "toggle", "setIfNotExists", "delete"}
 	actionKeys = append(append([]string{}, commandOps...),
 		"activity", "hook", "parallel", "forEach", "wait", "signal", "sleep", "workflow",
-		"if", "switch", "while", "try", "return", "fail")
+		"if", "switch", "while", "try", "return", "fail", "cancel")
 	commonKeys = []string{"id", "when", "name"}
 	extraKeys  = map[string][]string{
 		"activity": {"args", "timeout", "retry"},
@@ -478,6 +478,21 @@ func (b *builder) step(st *State, n dsl.Node, next, catch int, sc *scope) {
 	case "fail":
 		st.Kind = KFail
 		st.Value = b.value(v, sc)
+	case "cancel":
+		st.Kind = KCancel
+		if v.Kind() == dsl.Mapping {
+			// cancel: { hook: NAME } stops the running runs of a hook of
+			// this instance.
+			if c.mapping(v, "cancel", []string{"hook"}) {
+				if h, k := v.Get("hook"); k.Exists() {
+					b.hookRef(st, h)
+				} else {
+					c.errorf(v, "cancel takes a workflow id, or `hook: NAME` to stop the runs of a hook of this instance")
+				}
+			}
+		} else {
+			st.To = b.name(v, "cancel", sc)
+		}
 	default:
 		st.Kind = KCommand
 		st.Commands = b.commands(action, act.Key, v, sc)

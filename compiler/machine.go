@@ -91,6 +91,7 @@ const (
 	KTry      Kind = "try"      // run Body; a failure inside jumps to Catch
 	KReturn   Kind = "return"   // end the run with Value
 	KFail     Kind = "fail"     // fail the step with message Value
+	KCancel   Kind = "cancel"   // cancel instance To, or stop the running runs of Hook
 )
 
 // State is one numbered state. Only the fields of its Kind are set.
@@ -139,7 +140,7 @@ type State struct {
 	FailFast    bool   `json:"failFast,omitempty"` // also KParallel
 	Body        int    `json:"body"`               // KForEach (steps), KWhile, KTry: entry of the nested sequence; End if none
 
-	// KSignal
+	// KSignal (KCancel: the instance to cancel)
 	To   *Value `json:"to,omitempty"`
 	Data *Value `json:"data,omitempty"`
 

@@ -60,6 +60,8 @@ func (x *txn) step(t *thread) {
 		err = x.sleep(t, s, env)
 	case compiler.KChild:
 		err = x.child(t, s, env)
+	case compiler.KCancel:
+		err = x.cancelStep(t, s, env)
 	case compiler.KIf:
 		var ok bool
 		if ok, err = evalBool(s.Cond, env); err == nil {

@@ -349,8 +349,9 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 		jobID = task.JobID
 	}
 	var ended *store.Job
+	var after *instance // the state committed, for cancelStopped
 	err := e.st.InTx(ctx, func(tx store.Tx) error {
-		ended = nil
+		ended, after = nil, nil
 		x, err := e.begin(ctx, tx, prog, jobID, children)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
@@ -374,10 +375,16 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 		if x.ended {
 			ended = x.job
 		}
+		after = x.in
 		return x.commit()
 	})
 	if errors.Is(err, errStale) {
 		return nil
+	}
+	if err == nil && ended == nil && after != nil && e.running.has(jobID) {
+		// Threads this transition stopped (a cancelled hook) stop their
+		// activities running here; other workers see it at their next poll.
+		e.running.cancelStopped(jobID, after)
 	}
 	if err == nil && ended != nil {
 		e.ends.ended(ended)
@@ -404,7 +411,11 @@ func (x *txn) apply(task *store.Task, p payload) error {
 			x.event("hook-failed", nil, nil, map[string]any{"hook": p.Name, "message": err.Error()})
 		}
 	case taskCancel:
-		x.cancel("cancelled: parent workflow ended")
+		reason := "cancelled: parent workflow ended"
+		if p.Error != "" {
+			reason = p.Error // a cancel step of another instance
+		}
+		x.cancel(reason)
 	case taskChild:
 		t, s := x.at(p.Thread, p.Tick, waitChild)
 		if t == nil {
