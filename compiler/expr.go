@@ -445,7 +445,9 @@ func SplitTemplate(s string) ([]Segment, error) {
 			}
 		}
 		if depth > 0 {
-			return nil, fmt.Errorf("unterminated expression: %q has no closing }", s[i+j:])
+			// An unquoted ` #` in YAML starts a comment, which cuts the
+			// expression short: `${ map(xs, # == nil) }` reads as `${ map(xs,`.
+			return nil, fmt.Errorf("unterminated expression: %q has no closing } (if the value holds \" #\", quote it: unquoted, YAML reads \" #\" as the start of a comment)", s[i+j:])
 		}
 		src := strings.TrimSpace(s[start : k-1])
 		if src == "" {
