@@ -240,6 +240,22 @@ type StartParams struct {
 	Workflow string
 	ID       string // "" generates one
 	Args     any
+	// TaskQueue, when set, is the instance's task queue instead of the
+	// workflow's (its workers must serve it).
+	TaskQueue string
+	// Expire, when positive, deletes the instance's rows (with its tasks
+	// and history) this long after it ends; 0 keeps them.
+	Expire time.Duration
+	// Entity, when set, is the initial entity document (a JSON object),
+	// validated against the entity type's schema; nil starts from {}.
+	Entity any
+}
+
+// jobOpts are the start options newJob applies.
+type jobOpts struct {
+	queue    string
+	expireMS int64
+	entity   json.RawMessage
 }
 
 // Start creates an instance of the newest version of p.Workflow, validating
@@ -339,6 +355,10 @@ func (e *Engine) start(ctx context.Context, p StartParams, sig *startSignal) (id
 	if err := CheckID(id); err != nil {
 		return "", false, fmt.Errorf("start %s: %w", p.Workflow, err)
 	}
+	opts, err := e.startOpts(prog, p)
+	if err != nil {
+		return "", false, fmt.Errorf("start %s: %w", p.Workflow, err)
+	}
 	children, err := e.childPrograms(ctx, prog)
 	if err != nil {
 		return "", false, fmt.Errorf("start %s: %w", p.Workflow, err)
@@ -353,7 +373,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, sig *startSignal) (id
 		if err := e.confirmServing(ctx, tx, prog); err != nil {
 			return err
 		}
-		x, err := e.newRun(ctx, tx, prog, id, args, raw, children)
+		x, err := e.newRun(ctx, tx, prog, id, args, raw, children, opts)
 		if err != nil {
 			return err
 		}
@@ -372,7 +392,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, sig *startSignal) (id
 		if x.ended {
 			ended = x.job
 		}
-		if err := x.commit(); err != nil {
+		if err := x.save(); err != nil {
 			return err
 		}
 		created = true
@@ -448,7 +468,7 @@ func (e *Engine) insertJob(ctx context.Context, tx store.Tx, p *program, id stri
 // writeJob writes a new instance and its timeout timer, and with run the
 // task that runs its first steps (without, the caller runs them in tx).
 func (e *Engine) writeJob(ctx context.Context, tx store.Tx, p *program, id string, args any, raw []byte, parent *parentLink, pos treePos, run bool) (bool, error) {
-	job, in, tasks, started := e.newJob(p, id, args, raw, parent, pos)
+	job, in, tasks, started := e.newJob(p, id, args, raw, parent, pos, jobOpts{})
 	kept, err := takePending(ctx, tx, id, in, job.CreatedAt)
 	if err != nil {
 		return false, err
@@ -475,13 +495,21 @@ func (e *Engine) writeJob(ctx context.Context, tx store.Tx, p *program, id strin
 
 // newJob makes a new instance of p: its row (State left to the caller), its
 // cursor, its timeout timer and its "started" history event.
-func (e *Engine) newJob(p *program, id string, args any, raw []byte, parent *parentLink, pos treePos) (*store.Job, *instance, []store.Task, store.HistoryEvent) {
+func (e *Engine) newJob(p *program, id string, args any, raw []byte, parent *parentLink, pos treePos, o jobOpts) (*store.Job, *instance, []store.Task, store.HistoryEvent) {
 	now := e.now()
 	in := newInstance(now)
 	in.Parent = parent
+	in.ExpireMS = o.expireMS
 	in.newThread(threadMain, "", p.Workflow.Entry, args)
 	q := queueOf(p)
-	job := &store.Job{ID: id, Entity: p.Entity, Context: json.RawMessage("{}"), Status: store.StatusRunning,
+	if o.queue != "" {
+		q = o.queue
+	}
+	doc := json.RawMessage("{}")
+	if o.entity != nil {
+		doc = o.entity
+	}
+	job := &store.Job{ID: id, Entity: p.Entity, Context: doc, Status: store.StatusRunning,
 		Flow: p.Name, Version: p.Version, TaskQueue: q, Input: raw, CreatedAt: now, UpdatedAt: now,
 		Root: pos.root, Parent: pos.parent, Depth: pos.depth}
 	if job.Root == "" {
@@ -499,8 +527,8 @@ func (e *Engine) newJob(p *program, id string, args any, raw []byte, parent *par
 
 // newRun is a transition of an instance not yet written: its commit inserts
 // it (or fails with errExists when the id is taken).
-func (e *Engine) newRun(ctx context.Context, tx store.Tx, p *program, id string, args any, raw []byte, children childSet) (*txn, error) {
-	job, in, tasks, started := e.newJob(p, id, args, raw, nil, treePos{})
+func (e *Engine) newRun(ctx context.Context, tx store.Tx, p *program, id string, args any, raw []byte, children childSet, o jobOpts) (*txn, error) {
+	job, in, tasks, started := e.newJob(p, id, args, raw, nil, treePos{}, o)
 	ent, err := decodeValue(job.Context)
 	if err != nil {
 		return nil, err
@@ -657,7 +685,7 @@ func (e *Engine) deliver(ctx context.Context, id, what string, check func(*progr
 		if len(x.runnable) > 0 {
 			x.task(taskRun, payload{}, time.Time{})
 		}
-		return x.commit()
+		return x.save()
 	})
 	if err != nil {
 		return fmt.Errorf("%s %q: %w", what, id, err)
@@ -704,7 +732,7 @@ func (e *Engine) cancelJob(ctx context.Context, job *store.Job, reason string) (
 		}
 		x.cancel(reason)
 		ended = x.job
-		return x.commit()
+		return x.save()
 	})
 	if err != nil {
 		return "", err

@@ -61,11 +61,12 @@ func (e *Engine) signalAbsent(ctx context.Context, id, name string, raw json.Raw
 // sweepBatch is how many expired rows one sweep deletes per table.
 const sweepBatch = 500
 
-// sweepEvery is how often a worker deletes expired kept signals.
+// sweepEvery is how often a worker deletes expired kept signals and
+// expired instances.
 const sweepEvery = time.Minute
 
-// sweep deletes expired kept signals, in small batches, at most once per
-// sweepEvery per engine.
+// sweep deletes expired kept signals and instances, in small batches, at
+// most once per sweepEvery per engine.
 func (e *Engine) sweep(ctx context.Context) {
 	now := time.Now()
 	last := e.lastSweep.Load()
@@ -80,4 +81,5 @@ func (e *Engine) sweep(ctx context.Context) {
 	if _, err := e.st.DeleteExpiredSignals(cctx, e.now(), sweepBatch); err != nil && ctx.Err() == nil {
 		e.log.Warn("delete expired signals", "err", err)
 	}
+	e.sweepJobs(cctx)
 }

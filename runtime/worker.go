@@ -376,7 +376,7 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 			ended = x.job
 		}
 		after = x.in
-		return x.commit()
+		return x.save()
 	})
 	if errors.Is(err, errStale) {
 		return nil

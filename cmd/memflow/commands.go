@@ -61,17 +61,52 @@ func queuesOrAll(q []string) any {
 }
 
 // startAs starts workflow wf with input, as instance id when one is given.
-func startAs(ctx context.Context, eng *memflow.Engine, wf string, input any, id string) (string, error) {
+func startAs(ctx context.Context, eng *memflow.Engine, wf string, input any, id string, more ...memflow.StartOption) (string, error) {
 	var opts []memflow.StartOption
 	if id != "" {
 		opts = append(opts, memflow.WithID(id))
 	}
-	return eng.Start(ctx, wf, input, opts...)
+	return eng.Start(ctx, wf, input, append(opts, more...)...)
+}
+
+// startFlags are the start options of start (and signal --start).
+type startFlags struct {
+	queue      string
+	expire     time.Duration
+	entityJSON string
+}
+
+func (f *startFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.queue, "queue", "", "task queue of the instance (default: the workflow's taskQueue)")
+	cmd.Flags().DurationVar(&f.expire, "expire", 0, "delete the instance's rows this long after it ends (default: keep them)")
+	cmd.Flags().StringVar(&f.entityJSON, "entity", "", "initial entity document (a JSON object): JSON, @FILE, or - for standard input")
+}
+
+func (f *startFlags) options(cmd *cobra.Command) ([]memflow.StartOption, error) {
+	var opts []memflow.StartOption
+	if f.queue != "" {
+		opts = append(opts, memflow.WithTaskQueue(f.queue))
+	}
+	if f.expire < 0 {
+		return nil, usageErr("--expire must not be negative, got %s", f.expire)
+	}
+	if f.expire > 0 {
+		opts = append(opts, memflow.WithExpire(f.expire))
+	}
+	if cmd.Flags().Changed("entity") {
+		doc, err := parseJSON(cmd, "entity", f.entityJSON)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, memflow.WithEntity(doc))
+	}
+	return opts, nil
 }
 
 func newStartCmd(g *globals) *cobra.Command {
 	var argsJSON, id string
 	var asJSON bool
+	var sf startFlags
 	cmd := &cobra.Command{
 		Use:   "start WORKFLOW",
 		Short: "Start a workflow (newest stored version) and print its id",
@@ -81,8 +116,12 @@ func newStartCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			opts, err := sf.options(cmd)
+			if err != nil {
+				return err
+			}
 			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
-				wid, err := startAs(ctx, eng, a[0], input, id)
+				wid, err := startAs(ctx, eng, a[0], input, id, opts...)
 				if err != nil {
 					return err
 				}
@@ -97,6 +136,7 @@ func newStartCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&argsJSON, "args", "", "start arguments: JSON, @FILE, or - for standard input")
 	cmd.Flags().StringVar(&id, "id", "", "workflow id (default: generated; an existing instance of this workflow is returned as is, another workflow's is an error)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"id": ..., "workflow": ...} instead of the bare id`)
+	sf.add(cmd)
 	return cmd
 }
 
@@ -122,6 +162,7 @@ func newHookCmd(g *globals) *cobra.Command {
 
 func newSignalCmd(g *globals) *cobra.Command {
 	var dataJSON, startWF, argsJSON string
+	var sf startFlags
 	cmd := &cobra.Command{
 		Use:   "signal ID NAME",
 		Short: "Send a signal to an instance (kept until a wait receives it, also before the instance starts)",
@@ -135,16 +176,22 @@ func newSignalCmd(g *globals) *cobra.Command {
 				return usageErr("signal: --args needs --start WORKFLOW")
 			}
 			var input any
+			var opts []memflow.StartOption
 			if startWF != "" {
 				if input, err = parseJSON(cmd, "args", argsJSON); err != nil {
 					return err
 				}
+				if opts, err = sf.options(cmd); err != nil {
+					return err
+				}
+			} else if cmd.Flags().Changed("queue") || cmd.Flags().Changed("expire") || cmd.Flags().Changed("entity") {
+				return usageErr("signal: --queue, --expire and --entity need --start WORKFLOW")
 			}
 			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
 				if startWF == "" {
 					return eng.Signal(ctx, a[0], a[1], data)
 				}
-				started, err := eng.SignalWithStart(ctx, a[0], a[1], data, startWF, input)
+				started, err := eng.SignalWithStart(ctx, a[0], a[1], data, startWF, input, opts...)
 				if err != nil {
 					return err
 				}
@@ -158,6 +205,7 @@ func newSignalCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&dataJSON, "data", "", "signal data: JSON, @FILE, or - for standard input")
 	cmd.Flags().StringVar(&startWF, "start", "", "start this workflow as ID first when no instance holds ID (start and signal commit together)")
 	cmd.Flags().StringVar(&argsJSON, "args", "", "with --start: start arguments: JSON, @FILE, or - for standard input")
+	sf.add(cmd)
 	return cmd
 }
 

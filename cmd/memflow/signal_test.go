@@ -55,3 +55,40 @@ workflows:
 		t.Errorf("signal --start of a completed instance: exit %d %s", code, errs)
 	}
 }
+
+// start --queue --entity --expire: the seed entity is used, and bad values
+// are refused before anything is written.
+func TestStartOptionsCommand(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite:" + filepath.Join(dir, "m.db")
+	flow := filepath.Join(dir, "w.yaml")
+	if err := os.WriteFile(flow, []byte(`memflow: v1
+workflows:
+  inc:
+    entity: doc
+    steps:
+      - increment: { n: 1 }
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := cli(t, "run", flow, "--workflow", "inc", "--quiet", "--db", db); code != 0 {
+		t.Fatalf("run: exit %d: %s", code, errs)
+	}
+	code, _, errs := cli(t, "start", "inc", "--id", "s1", "--queue", "q2", "--entity", `{"n":41}`, "--expire", "1h", "--db", db)
+	if code != 0 {
+		t.Fatalf("start with options: exit %d: %s", code, errs)
+	}
+	code, out, errs := cli(t, "get", "s1", "n", "--db", db)
+	if code != 0 || strings.TrimSpace(out) != "42" {
+		t.Errorf("get n: exit %d %q %s", code, out, errs)
+	}
+	if code, _, errs := cli(t, "start", "inc", "--entity", `[1]`, "--db", db); code == 0 || !strings.Contains(errs, "want a JSON object") {
+		t.Errorf("--entity [1]: exit %d %s", code, errs)
+	}
+	if code, _, errs := cli(t, "start", "inc", "--expire", "-1s", "--db", db); code != 2 || !strings.Contains(errs, "--expire must not be negative") {
+		t.Errorf("--expire -1s: exit %d %s", code, errs)
+	}
+	if code, _, errs := cli(t, "signal", "s9", "go", "--queue", "q", "--db", db); code != 2 || !strings.Contains(errs, "need --start") {
+		t.Errorf("signal --queue without --start: exit %d %s", code, errs)
+	}
+}

@@ -198,6 +198,10 @@ type Store interface {
 	// PendingSignals lists the signals kept for target, in the order they
 	// were kept, expired ones included.
 	PendingSignals(ctx context.Context, target string) ([]PendingSignal, error)
+	// DeleteExpiredJobs deletes up to limit ended jobs whose expiry
+	// (SetJobExpiry) is at or before now, with their tasks and history; it
+	// returns how many jobs.
+	DeleteExpiredJobs(ctx context.Context, now time.Time, limit int) (int, error)
 }
 
 // Tx is the set of writes the runtime commits together.
@@ -263,4 +267,7 @@ type Tx interface {
 	// those not expired at now, in the order they were kept. Call it in the
 	// transaction that creates the instance target.
 	TakePendingSignals(ctx context.Context, target string, now time.Time) ([]PendingSignal, error)
+	// SetJobExpiry sets when the (ended) job's rows may be deleted
+	// (DeleteExpiredJobs).
+	SetJobExpiry(ctx context.Context, id string, at time.Time) error
 }

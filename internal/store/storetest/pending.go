@@ -73,3 +73,61 @@ func testPendingSignals(t *testing.T, s store.Store) {
 		t.Error("delete expired with limit 0: no error")
 	}
 }
+
+// testExpiredJobs: ended jobs past their expiry go with their tasks and
+// history, a bounded batch at a time; running ones and others stay.
+func testExpiredJobs(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	now := time.Now()
+	past := now.Add(-time.Minute)
+	for _, j := range []store.Job{
+		{ID: "old1", Entity: "e", Status: store.StatusCompleted},
+		{ID: "old2", Entity: "e", Status: store.StatusFailed},
+		{ID: "old3", Entity: "e", Status: store.StatusCancelled},
+		{ID: "live", Entity: "e", Status: store.StatusRunning},
+		{ID: "later", Entity: "e", Status: store.StatusCompleted},
+		{ID: "keep", Entity: "e", Status: store.StatusCompleted},
+	} {
+		insert(t, s, j)
+		at := past
+		switch j.ID {
+		case "later":
+			at = now.Add(time.Hour)
+		case "keep":
+			continue
+		}
+		tx(t, s, func(tx store.Tx) error {
+			if err := tx.EnqueueTasks(ctx, []store.Task{{JobID: j.ID, Queue: "q", Kind: "k"}}); err != nil {
+				return err
+			}
+			if err := tx.AppendHistory(ctx, []store.HistoryEvent{{JobID: j.ID, Kind: "started"}}); err != nil {
+				return err
+			}
+			return tx.SetJobExpiry(ctx, j.ID, at)
+		})
+	}
+	n, err := s.DeleteExpiredJobs(ctx, now, 2)
+	if err != nil || n != 2 {
+		t.Fatalf("first batch: %d, %v; want 2", n, err)
+	}
+	if n, err = s.DeleteExpiredJobs(ctx, now, 10); err != nil || n != 1 {
+		t.Fatalf("second batch: %d, %v; want 1", n, err)
+	}
+	for _, id := range []string{"old1", "old2", "old3"} {
+		if _, err := s.GetJob(ctx, id); err == nil {
+			t.Errorf("%s not deleted", id)
+		}
+		if h, err := s.History(ctx, id); err != nil || len(h) != 0 {
+			t.Errorf("history of %s: %d rows, %v", id, len(h), err)
+		}
+	}
+	for _, id := range []string{"live", "later", "keep"} {
+		if _, err := s.GetJob(ctx, id); err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
+	}
+	tasks, err := s.ClaimTasks(ctx, store.ClaimParams{Limit: 10, Lease: time.Minute, Worker: "w", Now: now.Add(time.Second)})
+	if err != nil || len(tasks) != 2 {
+		t.Errorf("tasks left: %d (%v), want those of live and later", len(tasks), err)
+	}
+}

@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Tree", testTree},
 		{"Descendants", testDescendants},
 		{"PendingSignals", testPendingSignals},
+		{"ExpiredJobs", testExpiredJobs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

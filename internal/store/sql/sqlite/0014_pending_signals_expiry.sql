@@ -12,3 +12,8 @@ CREATE TABLE IF NOT EXISTS pending_signals (
 );
 CREATE INDEX IF NOT EXISTS pending_signals_target_idx ON pending_signals (target_id, id);
 CREATE INDEX IF NOT EXISTS pending_signals_expires_idx ON pending_signals (expires_at);
+
+-- When an ended instance's rows may be deleted (a start's expiry); NULL:
+-- kept. Workers delete expired instances with their tasks and history.
+ALTER TABLE jobs ADD COLUMN expires_at INTEGER;
+CREATE INDEX IF NOT EXISTS jobs_expires_idx ON jobs (expires_at) WHERE expires_at IS NOT NULL;
