@@ -258,13 +258,30 @@ func (e *Engine) Run(ctx context.Context, cfg WorkerConfig) error {
 type StartOption func(*startOptions)
 
 type startOptions struct {
-	id string
+	id     string
+	queue  string
+	expire time.Duration
+	entity any
 }
 
 // WithID names the instance. Starting an id that an instance of the same
 // workflow holds returns it and starts nothing; an id that an instance of
 // another workflow holds is an error (ErrIDTaken).
 func WithID(id string) StartOption { return func(o *startOptions) { o.id = id } }
+
+// WithTaskQueue runs the instance's tasks on queue instead of its
+// workflow's taskQueue (workers must serve it). Its children and hooks
+// keep their own queues.
+func WithTaskQueue(queue string) StartOption { return func(o *startOptions) { o.queue = queue } }
+
+// WithExpire deletes the instance's rows, its tasks and history, d after
+// it ends (completed, failed or cancelled); workers delete them about
+// once a minute. Without it they are kept.
+func WithExpire(d time.Duration) StartOption { return func(o *startOptions) { o.expire = d } }
+
+// WithEntity seeds the instance's entity document (a JSON object) instead
+// of {}; it must match the entity type's schema (ErrInvalidInput).
+func WithEntity(doc any) StartOption { return func(o *startOptions) { o.entity = doc } }
 
 // Start starts workflow with args and returns its id. The arguments are
 // validated against the workflow's input schema first (ErrInvalidInput:
@@ -275,7 +292,8 @@ func (e *Engine) Start(ctx context.Context, workflow string, args any, opts ...S
 	for _, f := range opts {
 		f(&o)
 	}
-	id, _, err := e.rt.Start(ctx, runtime.StartParams{Workflow: workflow, ID: o.id, Args: args})
+	id, _, err := e.rt.Start(ctx, runtime.StartParams{Workflow: workflow, ID: o.id, Args: args,
+		TaskQueue: o.queue, Expire: o.expire, Entity: o.entity})
 	return id, err
 }
 
@@ -285,9 +303,28 @@ func (e *Engine) Hook(ctx context.Context, id, hook string, args any) error {
 }
 
 // Signal sends a signal to instance id; it is delivered to the first wait of
-// that name, now or when one starts waiting.
+// that name, now or when one starts waiting. A signal to an id that no
+// instance holds yet is kept (Limits.PendingSignalTTL, default 24h) and
+// delivered, in the order sent, when an instance with that id starts.
 func (e *Engine) Signal(ctx context.Context, id, name string, data any) error {
 	return e.rt.Signal(ctx, id, name, data)
+}
+
+// SignalWithStart sends a signal to instance id, first starting workflow
+// with args as that id when no instance holds it; the start and the signal
+// then commit together. When an instance of workflow holds id already it
+// only receives the signal; another workflow's instance is ErrIDTaken. It
+// reports whether it started the instance.
+//
+// Of opts, WithTaskQueue, WithExpire and WithEntity apply to the start.
+func (e *Engine) SignalWithStart(ctx context.Context, id, name string, data any, workflow string, args any, opts ...StartOption) (started bool, err error) {
+	var o startOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	_, started, err = e.rt.SignalWithStart(ctx, runtime.StartParams{Workflow: workflow, ID: id, Args: args,
+		TaskQueue: o.queue, Expire: o.expire, Entity: o.entity}, name, data)
+	return started, err
 }
 
 // Cancel cancels instance id, its hooks and its children.

@@ -108,7 +108,7 @@ hooks:
 		mu.Lock()
 		clock = clock.Add(2 * time.Hour)
 		mu.Unlock()
-		jsonEq(t, result(t, eng, id), `{"sig":{"from":"helper"},"later":2,"at":"2030-01-02T05:04:05Z"}`)
+		jsonEq(t, result(t, eng, id), `{"sig":{"from":"helper"},"later":2,"at":"2030-01-02T05:04:05.000000000Z"}`)
 	})
 }
 

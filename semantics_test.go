@@ -319,8 +319,9 @@ hooks:
 	})
 }
 
-// A signal step addressed to a workflow that does not exist or has ended
-// fails with type SignalUndeliverable, naming the target and its status.
+// A signal step addressed to a workflow that has ended fails with type
+// SignalUndeliverable, naming the target and its status (one addressed to
+// an id no instance holds yet is kept for it: pending_test.go).
 func TestSignalStepUndeliverable(t *testing.T) {
 	eachStore(t, func(t *testing.T, d db) {
 		eng := d.open(t, nil)
@@ -351,7 +352,6 @@ workflows:
 		work(t, eng, memflow.WorkerConfig{})
 		result(t, eng, start(t, eng, "done", nil, memflow.WithID("done-1")))
 		for to, want := range map[string]string{
-			"ghost":  `signal "go" to workflow "ghost" not delivered: no such workflow`,
 			"done-1": `signal "go" to workflow "done-1" not delivered: the workflow is completed`,
 		} {
 			res := result(t, eng, start(t, eng, "sender", map[string]any{"to": to})).(map[string]any)

@@ -213,3 +213,34 @@ func TestHTTPErrorStatus(t *testing.T) {
 		t.Errorf("long body: %d bytes, valid %v", len(he.Body), utf8.ValidString(he.Body))
 	}
 }
+
+// query: is URL-encoded onto the URL (after a query it already has, before
+// a fragment); a URL with a raw space fails with InvalidArguments instead
+// of reaching the server.
+func TestHTTPRequestQuery(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.URL.RawQuery)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	r := activities.NewRegistry()
+	if _, err := call(t, r, "http.request", `{"url":"`+srv.URL+`/s?x=1","query":{"q":"a b&c=d/é","n":2,"ok":true,"tag":["x","y z"]}}`); err != nil {
+		t.Fatal(err)
+	}
+	if want := "x=1&n=2&ok=true&q=a+b%26c%3Dd%2F%C3%A9&tag=x&tag=y+z"; len(got) != 1 || got[0] != want {
+		t.Errorf("query sent %q, want %q", got, want)
+	}
+	for _, bad := range []string{`{"url":"` + srv.URL + `/s?q=a b"}`, `{"url":"` + srv.URL + `/a\tb"}`} {
+		_, err := call(t, r, "http.request", bad)
+		if activities.ErrorType(err) != "InvalidArguments" || !activities.IsNonRetryable(err) || !strings.Contains(err.Error(), "space or control character") {
+			t.Errorf("%s: %v, want InvalidArguments", bad, err)
+		}
+	}
+	if _, err := call(t, r, "http.request", `{"url":"`+srv.URL+`","query":{"o":{"a":1}}}`); activities.ErrorType(err) != "InvalidArguments" {
+		t.Errorf("object query value: %v", err)
+	}
+	if len(got) != 1 {
+		t.Errorf("bad requests reached the server: %q", got)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -63,6 +64,9 @@ type HTTPArgs struct {
 	Method  string            `json:"method"` // default GET
 	URL     string            `json:"url"`
 	Headers map[string]string `json:"headers,omitempty"`
+	// Query is added to the URL's query string, URL-encoded: each value a
+	// string, number or boolean, or a list of them (the name repeats).
+	Query map[string]any `json:"query,omitempty"`
 	// Body is sent as is when a string, else as JSON.
 	Body    any    `json:"body,omitempty"`
 	Timeout string `json:"timeout,omitempty"` // Go duration; default 30s
@@ -157,6 +161,17 @@ func httpActivity(g *httpGuard) Func {
 		if !strings.HasPrefix(a.URL, "http://") && !strings.HasPrefix(a.URL, "https://") {
 			return nil, NonRetryable(&Error{Type: "InvalidArguments", Message: fmt.Sprintf("http.request: url %q must start with http:// or https://", a.URL)})
 		}
+		if i := strings.IndexFunc(a.URL, func(r rune) bool { return r <= ' ' || r == 0x7f }); i >= 0 {
+			return nil, NonRetryable(&Error{Type: "InvalidArguments", Message: fmt.Sprintf(
+				"http.request: url %q has a space or control character at byte %d: escape values with urlquery() or pass them in query:", a.URL, i)})
+		}
+		if len(a.Query) > 0 {
+			q, err := encodeQuery(a.Query)
+			if err != nil {
+				return nil, NonRetryable(&Error{Type: "InvalidArguments", Message: "http.request: " + err.Error()})
+			}
+			a.URL = addQuery(a.URL, q)
+		}
 		timeout := 30 * time.Second
 		if a.Timeout != "" {
 			d, err := time.ParseDuration(a.Timeout)
@@ -244,6 +259,56 @@ func httpActivity(g *httpGuard) Func {
 		}
 		return json.Marshal(res)
 	}
+}
+
+// encodeQuery URL-encodes a query: map (names sorted; a list repeats
+// its name).
+func encodeQuery(m map[string]any) (string, error) {
+	vals := url.Values{}
+	text := func(name string, v any) (string, error) {
+		switch x := v.(type) {
+		case string:
+			return x, nil
+		case bool:
+			return strconv.FormatBool(x), nil
+		case float64:
+			return strconv.FormatFloat(x, 'f', -1, 64), nil
+		case json.Number:
+			return x.String(), nil
+		}
+		return "", fmt.Errorf("query %q: want a string, number or boolean, or a list of them, not %T", name, v)
+	}
+	for k, v := range m {
+		list, ok := v.([]any)
+		if !ok {
+			list = []any{v}
+		}
+		for _, e := range list {
+			s, err := text(k, e)
+			if err != nil {
+				return "", err
+			}
+			vals.Add(k, s)
+		}
+	}
+	return vals.Encode(), nil
+}
+
+// addQuery appends an encoded query to u, before any fragment.
+func addQuery(u, q string) string {
+	frag := ""
+	if i := strings.IndexByte(u, '#'); i >= 0 {
+		u, frag = u[:i], u[i:]
+	}
+	switch {
+	case !strings.Contains(u, "?"):
+		u += "?" + q
+	case strings.HasSuffix(u, "?") || strings.HasSuffix(u, "&"):
+		u += q
+	default:
+		u += "&" + q
+	}
+	return u + frag
 }
 
 // forbidden reports a refused host as a non-retryable HTTPForbidden error.

@@ -51,6 +51,12 @@ func (s *State) Describe() string {
 		}
 	case KSignal:
 		what = "signal " + fmt.Sprint(s.Signal.Raw)
+	case KCancel:
+		if s.Hook != "" {
+			what = "cancel hook " + s.Hook
+		} else {
+			what = "cancel " + fmt.Sprint(s.To.Raw)
+		}
 	case KSleep:
 		switch {
 		case s.Until != nil:

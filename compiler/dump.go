@@ -88,8 +88,10 @@ func (s *State) line() string {
 		}
 	case KActivity:
 		f("activity", s.Activity)
-	case KHook:
-		f("hook", s.Hook)
+	case KHook, KCancel:
+		if s.Hook != "" {
+			f("hook", s.Hook)
+		}
 	case KParallel:
 		f("branches", s.Branches)
 	case KForEach:

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -62,9 +64,12 @@ func compileEnv(scope []string) types.Map {
 			"id": types.String, "name": types.String, "entity": types.String,
 			"taskQueue": types.String, "startedAt": types.TypeOf(time.Time{}),
 		},
-		"now":     types.TypeOf(func() time.Time { return time.Time{} }),
-		"uuid":    types.TypeOf(func() string { return "" }),
-		budgetVar: types.TypeOf(&budget{}),
+		"now":       types.TypeOf(func() time.Time { return time.Time{} }),
+		"uuid":      types.TypeOf(func() string { return "" }),
+		"random":    types.TypeOf(func() float64 { return 0 }),
+		"randomInt": types.TypeOf(randomInt),
+		"urlquery":  types.TypeOf(func(string) string { return "" }),
+		budgetVar:   types.TypeOf(&budget{}),
 	}
 	for _, s := range scope {
 		env[s] = types.Any
@@ -89,8 +94,11 @@ func runEnv(env *Env, scope []string) map[string]any {
 			"id": env.Workflow.ID, "name": env.Workflow.Name, "entity": env.Workflow.Entity,
 			"taskQueue": env.Workflow.TaskQueue, "startedAt": env.Workflow.StartedAt,
 		},
-		"now":  now,
-		"uuid": newUUID,
+		"now":       now,
+		"uuid":      newUUID,
+		"random":    rand.Float64,
+		"randomInt": randomInt,
+		"urlquery":  url.QueryEscape,
 	}
 	for _, s := range scope {
 		m[s] = env.Vars[s]
@@ -342,6 +350,38 @@ func stringifyLimited(x any) (string, error) {
 	return stringify(x), nil
 }
 
+// randomInt is randomInt(n) in expressions: a whole number in [0, n).
+// Like random(), it is drawn when the step evaluates it, and the step's
+// output or entity keeps the value: a committed step never draws again.
+func randomInt(n any) (int, error) {
+	var m int64
+	switch x := n.(type) {
+	case int:
+		m = int64(x)
+	case int64:
+		m = x
+	case float64:
+		if x != float64(int64(x)) {
+			return 0, fmt.Errorf("randomInt(%v): want a whole number", x)
+		}
+		m = int64(x)
+	default:
+		return 0, fmt.Errorf("randomInt(%v): want a whole number, not %T", n, n)
+	}
+	if m <= 0 {
+		return 0, fmt.Errorf("randomInt(%d): want a number of 1 or more", m)
+	}
+	return int(rand.Int64N(m)), nil
+}
+
+// TimeLayout is how a time (now(), workflow.startedAt) reads as text: RFC
+// 3339 in UTC with exactly nine fraction digits, so times of one width sort
+// as text (in SQL too) in time order.
+const TimeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+// FormatTime renders t in TimeLayout, in UTC.
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
+
 func stringify(x any) string {
 	switch t := x.(type) {
 	case nil:
@@ -349,7 +389,7 @@ func stringify(x any) string {
 	case string:
 		return t
 	case time.Time:
-		return t.UTC().Format(time.RFC3339Nano)
+		return FormatTime(t)
 	case fmt.Stringer:
 		return t.String()
 	case float64, float32, int, int64, int32, bool:
@@ -405,7 +445,9 @@ func SplitTemplate(s string) ([]Segment, error) {
 			}
 		}
 		if depth > 0 {
-			return nil, fmt.Errorf("unterminated expression: %q has no closing }", s[i+j:])
+			// An unquoted ` #` in YAML starts a comment, which cuts the
+			// expression short: `${ map(xs, # == nil) }` reads as `${ map(xs,`.
+			return nil, fmt.Errorf("unterminated expression: %q has no closing } (if the value holds \" #\", quote it: unquoted, YAML reads \" #\" as the start of a comment)", s[i+j:])
 		}
 		src := strings.TrimSpace(s[start : k-1])
 		if src == "" {

@@ -12,10 +12,10 @@ import (
 // Step action keys. forEach may carry `hook`, and hook steps may carry
 // `signal`: those are modifiers there, not actions.
 var (
-	commandOps = []string{"set", "merge", "append", "prepend", "remove", "increment", "toggle", "setIfNotExists", "delete"}
+	commandOps = []string{"set", "merge", "append", "prepend", "remove", "increment", "multiply", "toggle", "setIfNotExists", "delete"}
 	actionKeys = append(append([]string{}, commandOps...),
 		"activity", "hook", "parallel", "forEach", "wait", "signal", "sleep", "workflow",
-		"if", "switch", "while", "try", "return", "fail")
+		"if", "switch", "while", "try", "return", "fail", "cancel")
 	commonKeys = []string{"id", "when", "name"}
 	extraKeys  = map[string][]string{
 		"activity": {"args", "timeout", "retry"},
@@ -487,6 +487,21 @@ func (b *builder) step(st *State, n dsl.Node, next, catch int, sc *scope) {
 	case "fail":
 		st.Kind = KFail
 		st.Value = b.value(v, sc)
+	case "cancel":
+		st.Kind = KCancel
+		if v.Kind() == dsl.Mapping {
+			// cancel: { hook: NAME } stops the running runs of a hook of
+			// this instance.
+			if c.mapping(v, "cancel", []string{"hook"}) {
+				if h, k := v.Get("hook"); k.Exists() {
+					b.hookRef(st, h)
+				} else {
+					c.errorf(v, "cancel takes a workflow id, or `hook: NAME` to stop the runs of a hook of this instance")
+				}
+			}
+		} else {
+			st.To = b.name(v, "cancel", sc)
+		}
 	default:
 		st.Kind = KCommand
 		st.Commands = b.commands(action, act.Key, v, sc)
@@ -900,10 +915,10 @@ func (b *builder) commands(op string, key, v dsl.Node, sc *scope) []Command {
 					c.errorf(p.Value, "remove takes an array index (an integer >= 0), not %s", quoteNode(p.Value))
 				}
 			}
-		case "increment":
+		case "increment", "multiply":
 			if x, _ := p.Value.Value(); !p.Value.IsExpr() {
 				if _, ok := toFloat(x); !ok {
-					c.errorf(p.Value, "increment takes a number, not %s", quoteNode(p.Value))
+					c.errorf(p.Value, "%s takes a number, not %s", op, quoteNode(p.Value))
 				}
 			}
 		}

@@ -94,6 +94,7 @@ const (
 	KTry      Kind = "try"      // run Body; a failure inside jumps to Catch
 	KReturn   Kind = "return"   // end the run with Value
 	KFail     Kind = "fail"     // fail the step with message Value
+	KCancel   Kind = "cancel"   // cancel instance To, or stop the running runs of Hook
 )
 
 // State is one numbered state. Only the fields of its Kind are set.
@@ -142,7 +143,7 @@ type State struct {
 	FailFast    bool   `json:"failFast,omitempty"` // also KParallel
 	Body        int    `json:"body"`               // KForEach (steps), KWhile, KTry: entry of the nested sequence; End if none
 
-	// KSignal
+	// KSignal (KCancel: the instance to cancel)
 	To   *Value `json:"to,omitempty"`
 	Data *Value `json:"data,omitempty"`
 
@@ -180,7 +181,7 @@ type Case struct {
 
 // Command is one entity command of a command step. Path may interpolate
 // (a template string); Value is a template. Op is the language's name
-// (set, merge, append, prepend, remove, increment, toggle, setIfNotExists,
+// (set, merge, append, prepend, remove, increment, multiply, toggle, setIfNotExists,
 // delete).
 type Command struct {
 	Op    string `json:"op"`

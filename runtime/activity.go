@@ -177,7 +177,7 @@ func (e *Engine) call(ctx context.Context, fn activities.Func, info activities.I
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer beat(cancel)()
-	unregister := e.running.add(info.WorkflowID, cancel)
+	unregister := e.running.add(info.WorkflowID, p.Thread, p.Tick, cancel)
 	defer unregister()
 	if p.TimeoutMS > 0 {
 		var c2 context.CancelFunc
@@ -235,24 +235,32 @@ func (e *Engine) heartbeat(task store.Task, cfg *WorkerConfig, lost func()) func
 	return func() { once.Do(func() { close(stop); <-done }) }
 }
 
-// inflight tracks running activities by instance so a cancel can stop them.
+// inflight tracks running activities by instance, with the thread and tick
+// each runs for, so a cancel can stop them: all of an instance's, or those
+// whose thread was stopped (a hook cancelled, a branch of a failFast step).
 type inflight struct {
 	mu   sync.Mutex
 	next int
-	jobs map[string]map[int]context.CancelFunc
+	jobs map[string]map[int]running
 }
 
-func newInflight() *inflight { return &inflight{jobs: map[string]map[int]context.CancelFunc{}} }
+type running struct {
+	thread string
+	tick   int64
+	cancel context.CancelFunc
+}
 
-func (r *inflight) add(job string, cancel context.CancelFunc) func() {
+func newInflight() *inflight { return &inflight{jobs: map[string]map[int]running{}} }
+
+func (r *inflight) add(job, thread string, tick int64, cancel context.CancelFunc) func() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.next++
 	n := r.next
 	if r.jobs[job] == nil {
-		r.jobs[job] = map[int]context.CancelFunc{}
+		r.jobs[job] = map[int]running{}
 	}
-	r.jobs[job][n] = cancel
+	r.jobs[job][n] = running{thread: thread, tick: tick, cancel: cancel}
 	return func() {
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -267,12 +275,35 @@ func (r *inflight) cancelJob(job string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, c := range r.jobs[job] {
-		c()
+		c.cancel()
+	}
+}
+
+// has reports whether an activity of job runs here.
+func (r *inflight) has(job string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.jobs[job]) > 0
+}
+
+// cancelStopped cancels the running activities of job whose thread in is
+// no longer has, or has moved past the tick they ran for.
+func (r *inflight) cancelStopped(job string, in *instance) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.jobs[job] {
+		if c.thread == "" {
+			continue
+		}
+		if t := in.Threads[c.thread]; t == nil || t.Tick != c.tick {
+			c.cancel()
+		}
 	}
 }
 
 // checkCancelled cancels running activities of instances that ended
-// elsewhere (cancelled through another process).
+// elsewhere (cancelled through another process), and those whose thread was
+// stopped elsewhere (a hook cancelled by a step run on another worker).
 func (r *inflight) checkCancelled(ctx context.Context, st store.Store) {
 	r.mu.Lock()
 	ids := make([]string, 0, len(r.jobs))
@@ -281,8 +312,16 @@ func (r *inflight) checkCancelled(ctx context.Context, st store.Store) {
 	}
 	r.mu.Unlock()
 	for _, id := range ids {
-		if j, err := st.GetJob(ctx, id); err == nil && j.Status != store.StatusRunning {
+		j, err := st.GetJob(ctx, id)
+		if err != nil {
+			continue
+		}
+		if j.Status != store.StatusRunning {
 			r.cancelJob(id)
+			continue
+		}
+		if in, err := decodeInstance(j.State); err == nil {
+			r.cancelStopped(id, in)
 		}
 	}
 }

@@ -168,5 +168,9 @@
 // are claimable again. At shutdown Work stops claiming, lets in-flight tasks
 // finish within the grace period, then cancels the remaining activities and
 // hands their tasks back. Cancel stops in-flight activities of the instance
-// on this worker at once and on other workers at their next poll.
+// on this worker at once and on other workers at their next poll. In-flight
+// activities are tracked with their thread and tick (inflight), so a thread
+// stopped without ending the instance (a hook run stopped by a cancel step)
+// stops its activities the same way. A cancel step aimed at another instance
+// enqueues a cancel task on it (cancel.go).
 package runtime

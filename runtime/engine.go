@@ -49,6 +49,9 @@ type Engine struct {
 	ends    endHub
 	loc     locals       // this engine's Work loops, for local hand-off (handoff.go)
 	workers atomic.Int32 // Work loops running
+	// lastSweep is when a worker of this engine last deleted expired rows
+	// (unix nanoseconds; pending.go).
+	lastSweep atomic.Int64
 }
 
 // program is a compiled Program with its schemas compiled once.
@@ -243,6 +246,22 @@ type StartParams struct {
 	Workflow string
 	ID       string // "" generates one
 	Args     any
+	// TaskQueue, when set, is the instance's task queue instead of the
+	// workflow's (its workers must serve it).
+	TaskQueue string
+	// Expire, when positive, deletes the instance's rows (with its tasks
+	// and history) this long after it ends; 0 keeps them.
+	Expire time.Duration
+	// Entity, when set, is the initial entity document (a JSON object),
+	// validated against the entity type's schema; nil starts from {}.
+	Entity any
+}
+
+// jobOpts are the start options newJob applies.
+type jobOpts struct {
+	queue    string
+	expireMS int64
+	entity   json.RawMessage
 }
 
 // Start creates an instance of the newest version of p.Workflow, validating
@@ -251,6 +270,17 @@ type StartParams struct {
 // changes nothing (idempotent start); an id held by another workflow's
 // instance is an *IDTakenError.
 func (e *Engine) Start(ctx context.Context, p StartParams) (id string, created bool, err error) {
+	return e.startWith(ctx, p, nil)
+}
+
+// startSignal is a signal delivered in the transaction that creates an
+// instance (SignalWithStart).
+type startSignal struct {
+	name string
+	data any
+}
+
+func (e *Engine) startWith(ctx context.Context, p StartParams, sig *startSignal) (id string, created bool, err error) {
 	if p.ID == "" {
 		// Chosen before the first try, so that a start whose commit outcome
 		// is unknown can be looked up and tried again under the same id.
@@ -259,7 +289,7 @@ func (e *Engine) Start(ctx context.Context, p StartParams) (id string, created b
 	began := time.Now()
 	var down time.Time
 	for attempt := 1; ; attempt++ {
-		id, created, err = e.start(ctx, p)
+		id, created, err = e.start(ctx, p, sig)
 		switch {
 		case errors.Is(err, errStaleServing) && attempt < 3:
 			// Another load changed what serves since this engine last
@@ -315,7 +345,7 @@ func (e *StartUncertainError) Error() string {
 
 func (e *StartUncertainError) Unwrap() error { return e.Err }
 
-func (e *Engine) start(ctx context.Context, p StartParams) (id string, created bool, err error) {
+func (e *Engine) start(ctx context.Context, p StartParams, sig *startSignal) (id string, created bool, err error) {
 	prog, err := e.startProgram(ctx, p.Workflow)
 	if err != nil {
 		return "", false, err
@@ -329,6 +359,10 @@ func (e *Engine) start(ctx context.Context, p StartParams) (id string, created b
 		id = newID()
 	}
 	if err := CheckID(id); err != nil {
+		return "", false, fmt.Errorf("start %s: %w", p.Workflow, err)
+	}
+	opts, err := e.startOpts(prog, p)
+	if err != nil {
 		return "", false, fmt.Errorf("start %s: %w", p.Workflow, err)
 	}
 	children, err := e.childPrograms(ctx, prog)
@@ -348,17 +382,27 @@ func (e *Engine) start(ctx context.Context, p StartParams) (id string, created b
 		if err := e.confirmServing(ctx, tx, prog); err != nil {
 			return err
 		}
-		x, err := e.newRun(ctx, tx, prog, id, args, raw, children)
+		x, err := e.newRun(ctx, tx, prog, id, args, raw, children, opts)
 		if err != nil {
 			return err
 		}
 		x.out = out
+		// Signals sent to this id before it existed come first, in the
+		// order they were sent.
+		evs, err := takePending(ctx, tx, id, x.in, x.now)
+		if err != nil {
+			return err
+		}
+		x.events = append(x.events, evs...)
+		if sig != nil {
+			x.deliverSignal(sig.name, sig.data)
+		}
 		x.runAll()
 		x.drain()
 		if x.ended {
 			ended = x.job
 		}
-		if err := x.commit(); err != nil {
+		if err := x.save(); err != nil {
 			return err
 		}
 		created, committed = true, x.job
@@ -439,7 +483,11 @@ func (e *Engine) insertJob(ctx context.Context, tx store.Tx, p *program, id stri
 // writeJob writes a new instance and its timeout timer, and with run the
 // task that runs its first steps (without, the caller runs them in tx).
 func (e *Engine) writeJob(ctx context.Context, tx store.Tx, p *program, id string, args any, raw []byte, parent *parentLink, pos treePos, run bool) (bool, error) {
-	job, in, tasks, started := e.newJob(p, id, args, raw, parent, pos)
+	job, in, tasks, started := e.newJob(p, id, args, raw, parent, pos, jobOpts{})
+	kept, err := takePending(ctx, tx, id, in, job.CreatedAt)
+	if err != nil {
+		return false, err
+	}
 	state, err := json.Marshal(in)
 	if err != nil {
 		return false, err
@@ -457,18 +505,26 @@ func (e *Engine) writeJob(ctx context.Context, tx store.Tx, p *program, id strin
 			return false, err
 		}
 	}
-	return true, tx.AppendHistory(ctx, []store.HistoryEvent{started})
+	return true, tx.AppendHistory(ctx, append([]store.HistoryEvent{started}, kept...))
 }
 
 // newJob makes a new instance of p: its row (State left to the caller), its
 // cursor, its timeout timer and its "started" history event.
-func (e *Engine) newJob(p *program, id string, args any, raw []byte, parent *parentLink, pos treePos) (*store.Job, *instance, []store.Task, store.HistoryEvent) {
+func (e *Engine) newJob(p *program, id string, args any, raw []byte, parent *parentLink, pos treePos, o jobOpts) (*store.Job, *instance, []store.Task, store.HistoryEvent) {
 	now := e.now()
 	in := newInstance(now)
 	in.Parent = parent
+	in.ExpireMS = o.expireMS
 	in.newThread(threadMain, "", p.Workflow.Entry, args)
 	q := queueOf(p)
-	job := &store.Job{ID: id, Entity: p.Entity, Context: json.RawMessage("{}"), Status: store.StatusRunning,
+	if o.queue != "" {
+		q = o.queue
+	}
+	doc := json.RawMessage("{}")
+	if o.entity != nil {
+		doc = o.entity
+	}
+	job := &store.Job{ID: id, Entity: p.Entity, Context: doc, Status: store.StatusRunning,
 		Flow: p.Name, Version: p.Version, TaskQueue: q, Input: raw, CreatedAt: now, UpdatedAt: now,
 		Root: pos.root, Parent: pos.parent, Depth: pos.depth}
 	if job.Root == "" {
@@ -486,8 +542,8 @@ func (e *Engine) newJob(p *program, id string, args any, raw []byte, parent *par
 
 // newRun is a transition of an instance not yet written: its commit inserts
 // it (or fails with errExists when the id is taken).
-func (e *Engine) newRun(ctx context.Context, tx store.Tx, p *program, id string, args any, raw []byte, children childSet) (*txn, error) {
-	job, in, tasks, started := e.newJob(p, id, args, raw, nil, treePos{})
+func (e *Engine) newRun(ctx context.Context, tx store.Tx, p *program, id string, args any, raw []byte, children childSet, o jobOpts) (*txn, error) {
+	job, in, tasks, started := e.newJob(p, id, args, raw, nil, treePos{}, o)
 	ent, err := decodeValue(job.Context)
 	if err != nil {
 		return nil, err
@@ -528,10 +584,56 @@ func (e *Engine) Signal(ctx context.Context, id, name string, data any) error {
 	if err != nil {
 		return fmt.Errorf("signal %s to %q: data: %w", name, id, err)
 	}
-	return e.deliver(ctx, id, "signal "+name+" to", nil, func(x *txn) error {
-		x.deliverSignal(name, val)
-		return nil
-	})
+	for try := 0; ; try++ {
+		err := e.deliver(ctx, id, "signal "+name+" to", nil, func(x *txn) error {
+			x.deliverSignal(name, val)
+			return nil
+		})
+		if !errors.Is(err, errNoInstance) || try == 2 {
+			return err
+		}
+		// No instance holds id yet: keep the signal for one that starts
+		// within Limits.PendingSignalTTL, unless one was created meanwhile.
+		kept, err := e.signalAbsent(ctx, id, name, raw)
+		if err != nil {
+			return fmt.Errorf("signal %s to %q: %w", name, id, err)
+		}
+		if kept {
+			return nil
+		}
+	}
+}
+
+// errNoInstance marks a deliver to an id no instance holds.
+var errNoInstance = fmt.Errorf("no such workflow: %w", ErrNotFound)
+
+// SignalWithStart delivers a signal to instance p.ID, starting it first
+// when no instance holds that id: the start and the delivery then commit
+// together, so the instance's first wait for name receives data (after any
+// signals sent to the id before it existed). When an instance of
+// p.Workflow already holds the id, the signal is delivered to it as Signal
+// does (created is false); another workflow's instance is an
+// *IDTakenError. p.ID is required.
+func (e *Engine) SignalWithStart(ctx context.Context, p StartParams, name string, data any) (id string, created bool, err error) {
+	if p.ID == "" {
+		return "", false, fmt.Errorf("signal %s with start of %s: the workflow id is required", name, p.Workflow)
+	}
+	if name == "" {
+		return "", false, fmt.Errorf("signal with start of %s %q: empty signal name", p.Workflow, p.ID)
+	}
+	_, raw, err := jsonify(data)
+	if err != nil {
+		return "", false, fmt.Errorf("signal %s to %q: data: %w", name, p.ID, err)
+	}
+	val, err := decodeValue(raw)
+	if err != nil {
+		return "", false, fmt.Errorf("signal %s to %q: data: %w", name, p.ID, err)
+	}
+	id, created, err = e.startWith(ctx, p, &startSignal{name: name, data: val})
+	if err != nil || created {
+		return id, created, err
+	}
+	return id, false, e.Signal(ctx, id, name, val)
 }
 
 // Hook starts hook on instance id with args (fire and forget). The hook's
@@ -559,6 +661,9 @@ func (e *Engine) Hook(ctx context.Context, id, hook string, args any) error {
 // while ctx allows.
 func (e *Engine) deliver(ctx context.Context, id, what string, check func(*program) error, fn func(x *txn) error) error {
 	job, err := e.st.GetJob(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%s %q: %w", what, id, errNoInstance)
+	}
 	if err != nil {
 		return fmt.Errorf("%s %q: %w", what, id, err)
 	}
@@ -602,7 +707,7 @@ func (e *Engine) deliver(ctx context.Context, id, what string, check func(*progr
 			x.task(taskRun, payload{}, time.Time{})
 		}
 		committed = x.job
-		return x.commit()
+		return x.save()
 	})
 	if err != nil {
 		out.release()
@@ -651,7 +756,7 @@ func (e *Engine) cancelJob(ctx context.Context, job *store.Job, reason string) (
 		}
 		x.cancel(reason)
 		ended = x.job
-		return x.commit()
+		return x.save()
 	})
 	if err != nil {
 		return "", err

@@ -30,6 +30,10 @@ type Limits struct {
 	// DBTimeout bounds each database write a worker makes on a task's
 	// behalf (a commit, a lease extension, a reschedule). Default 30s.
 	DBTimeout time.Duration
+	// PendingSignalTTL bounds how long a signal sent to an instance id that
+	// does not exist yet is kept for an instance of that id to start;
+	// older ones are dropped. Default 24h.
+	PendingSignalTTL time.Duration
 }
 
 // Default limits.
@@ -40,10 +44,11 @@ const (
 	DefaultMaxHistory        = 100000
 	DefaultMaxTaskAttempts   = 10
 	DefaultDBTimeout         = 30 * time.Second
+	DefaultPendingSignalTTL  = 24 * time.Hour
 )
 
 func (l *Limits) defaults() error {
-	if l.MaxDescendants < 0 || l.MaxDepth < 0 || l.MaxLoopIterations < 0 || l.MaxHistory < 0 || l.MaxTaskAttempts < 0 || l.DBTimeout < 0 {
+	if l.MaxDescendants < 0 || l.MaxDepth < 0 || l.MaxLoopIterations < 0 || l.MaxHistory < 0 || l.MaxTaskAttempts < 0 || l.DBTimeout < 0 || l.PendingSignalTTL < 0 {
 		return errors.New("runtime limits must not be negative")
 	}
 	def := func(v *int, d int) {
@@ -58,6 +63,9 @@ func (l *Limits) defaults() error {
 	def(&l.MaxTaskAttempts, DefaultMaxTaskAttempts)
 	if l.DBTimeout == 0 {
 		l.DBTimeout = DefaultDBTimeout
+	}
+	if l.PendingSignalTTL == 0 {
+		l.PendingSignalTTL = DefaultPendingSignalTTL
 	}
 	return nil
 }

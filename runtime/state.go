@@ -32,6 +32,9 @@ type instance struct {
 	// Events counts the history rows the instance has written (bounded by
 	// Limits.MaxHistory).
 	Events int `json:"events,omitempty"`
+	// ExpireMS, when positive, is how long after its end the instance's
+	// rows are deleted (StartParams.Expire).
+	ExpireMS int64 `json:"expireMs,omitempty"`
 }
 
 // childRef names a child instance (its queue receives the cancel task).

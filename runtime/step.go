@@ -61,6 +61,8 @@ func (x *txn) step(t *thread) {
 		err = x.sleep(t, s, env)
 	case compiler.KChild:
 		err = x.child(t, s, env)
+	case compiler.KCancel:
+		err = x.cancelStep(t, s, env)
 	case compiler.KIf:
 		var ok bool
 		if ok, err = evalBool(s.Cond, env); err == nil {
@@ -228,7 +230,7 @@ func (x *txn) commands(t *thread, s *compiler.State, env *compiler.Env) error {
 	}
 	x.entity, x.entityJSON = ent, b
 	x.did = rendered(x.prog.descs[s], s.Commands, cmds)
-	x.complete(t, s, nil)
+	x.complete(t, s, commandOutput(ent, cmds))
 	return nil
 }
 
@@ -247,6 +249,28 @@ func rendered(desc string, cs []compiler.Command, cmds []store.Command) string {
 	}
 	if out == desc {
 		return ""
+	}
+	return out
+}
+
+// commandOutput is a command step's output: the value at its command's
+// path in the document after the step (the whole document for set and
+// merge without a path; null where nothing is left, as after delete), or,
+// for a step of several commands, a map from each path to its value.
+func commandOutput(doc any, cmds []store.Command) any {
+	at := func(path string) any {
+		v, ok, err := store.Get(doc, path)
+		if err != nil || !ok {
+			return nil
+		}
+		return v
+	}
+	if len(cmds) == 1 {
+		return at(cmds[0].Path)
+	}
+	out := make(map[string]any, len(cmds))
+	for _, c := range cmds {
+		out[c.Path] = at(c.Path)
 	}
 	return out
 }

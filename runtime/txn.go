@@ -46,6 +46,8 @@ type payload struct {
 	Error     string          `json:"error,omitempty"`
 	// Seq orders the signal tasks one transition sends to one instance.
 	Seq int `json:"seq,omitempty"`
+	// Since is when a sleep began (unix nanoseconds), for its output.
+	Since int64 `json:"since,omitempty"`
 }
 
 func timerTask(jobID, queue string, p payload, due time.Time) store.Task {

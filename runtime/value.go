@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -191,7 +192,7 @@ func normalize(v any) any {
 // jsonify turns an evaluated value into its stored form (a JSON round trip),
 // so a value reads the same in this transaction and after a resume.
 func jsonify(v any) (any, []byte, error) {
-	b, err := json.Marshal(v)
+	b, err := json.Marshal(fixTimes(v))
 	if err != nil {
 		return nil, nil, fmt.Errorf("value is not JSON: %w", err)
 	}
@@ -200,6 +201,56 @@ func jsonify(v any) (any, []byte, error) {
 	}
 	out, err := decodeValue(b)
 	return out, b, err
+}
+
+// fixTimes replaces the times in v (now(), workflow.startedAt, in maps and
+// lists built by expressions) by their fixed-width text
+// (compiler.TimeLayout), so stored times sort as text. Maps and lists
+// holding a time are copied, never changed in place.
+func fixTimes(v any) any {
+	out, _ := fixTimesIn(v)
+	return out
+}
+
+func fixTimesIn(v any) (any, bool) {
+	switch x := v.(type) {
+	case time.Time:
+		return compiler.FormatTime(x), true
+	case map[string]any:
+		var out map[string]any
+		for k, e := range x {
+			f, changed := fixTimesIn(e)
+			if !changed {
+				continue
+			}
+			if out == nil {
+				out = make(map[string]any, len(x))
+				for k2, e2 := range x {
+					out[k2] = e2
+				}
+			}
+			out[k] = f
+		}
+		if out != nil {
+			return out, true
+		}
+	case []any:
+		var out []any
+		for i, e := range x {
+			f, changed := fixTimesIn(e)
+			if !changed {
+				continue
+			}
+			if out == nil {
+				out = append([]any(nil), x...)
+			}
+			out[i] = f
+		}
+		if out != nil {
+			return out, true
+		}
+	}
+	return v, false
 }
 
 // compileSchema compiles a JSON Schema document held as raw JSON.

@@ -66,9 +66,27 @@ func (x *txn) signal(t *thread, s *compiler.State, env *compiler.Env) error {
 	// (one transaction never locks two instances): a target that ends after
 	// this read drops the signal, a race Engine.Signal has too.
 	target, err := x.tx.GetJob(x.ctx, to, false)
+	if errors.Is(err, store.ErrNotFound) {
+		// No instance holds the id yet: keep the signal for one that starts
+		// within Limits.PendingSignalTTL (in this transaction, so it is kept
+		// only if the step commits), unless one was created meanwhile.
+		if err := CheckID(to); err != nil {
+			return typed("SignalUndeliverable", "%s: signal %q not delivered: %v", s.Pos, name, err)
+		}
+		kept, kerr := x.e.keepFor(x.ctx, x.tx, to, name, raw, x.now)
+		if errors.Is(kerr, store.ErrTooLarge) {
+			return typed("SignalUndeliverable", "%s: signal %q to workflow %q not kept: %v", s.Pos, name, to, kerr)
+		}
+		if kerr != nil {
+			return x.fault(kerr)
+		}
+		if kept {
+			x.complete(t, s, nil)
+			return nil
+		}
+		target, err = x.tx.GetJob(x.ctx, to, false)
+	}
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return typed("SignalUndeliverable", "%s: signal %q to workflow %q not delivered: no such workflow", s.Pos, name, to)
 	case err != nil:
 		return x.fault(err) // a database error: the transition runs again
 	case target.Status != store.StatusRunning:
@@ -133,10 +151,10 @@ func (x *txn) sleep(t *thread, s *compiler.State, env *compiler.Env) error {
 		}
 	}
 	if !due.After(x.now) {
-		x.complete(t, s, nil)
+		x.complete(t, s, 0) // slept 0 ms
 		return nil
 	}
-	x.task(taskTimer, payload{Thread: t.ID, Tick: t.Tick, Timer: timerSleep}, due)
+	x.task(taskTimer, payload{Thread: t.ID, Tick: t.Tick, Timer: timerSleep, Since: x.now.UnixNano()}, due)
 	t.Wait = waitSleep
 	return nil
 }

@@ -107,6 +107,7 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 		if now := time.Now(); now.Sub(lastCheck) >= cfg.Poll {
 			lastCheck = now
 			e.running.checkCancelled(ctx, e.st)
+			e.sweep(ctx)
 		}
 		if free := cfg.Concurrency - int(lw.busy.Load()); free > 0 && claim {
 			if lw.busy.Load() > 0 {
@@ -377,9 +378,10 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 		jobID = task.JobID
 	}
 	var ended, committed *store.Job
+	var after *instance // the state committed, for cancelStopped
 	out := &outbox{l: &e.loc}
 	err := e.st.InTx(ctx, func(tx store.Tx) error {
-		ended, committed = nil, nil
+		ended, committed, after = nil, nil, nil
 		out.reset()
 		x, err := e.begin(ctx, tx, prog, jobID, children)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -407,8 +409,8 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 		if x.ended {
 			ended = x.job
 		}
-		committed = x.job
-		return x.commit()
+		committed, after = x.job, x.in
+		return x.save()
 	})
 	if err != nil {
 		out.release()
@@ -417,6 +419,11 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 	}
 	if errors.Is(err, errStale) || errors.Is(err, store.ErrTaskGone) {
 		return nil
+	}
+	if err == nil && ended == nil && after != nil && e.running.has(jobID) {
+		// Threads this transition stopped (a cancelled hook) stop their
+		// activities running here; other workers see it at their next poll.
+		e.running.cancelStopped(jobID, after)
 	}
 	if err == nil && ended != nil {
 		e.ends.ended(ended)
@@ -443,7 +450,11 @@ func (x *txn) apply(task *store.Task, p payload) error {
 			x.event("hook-failed", nil, nil, map[string]any{"hook": p.Name, "message": err.Error()})
 		}
 	case taskCancel:
-		x.cancel("cancelled: parent workflow ended")
+		reason := "cancelled: parent workflow ended"
+		if p.Error != "" {
+			reason = p.Error // a cancel step of another instance
+		}
+		x.cancel(reason)
 	case taskChild:
 		t, s := x.at(p.Thread, p.Tick, waitChild)
 		if t == nil {
@@ -540,7 +551,13 @@ func (x *txn) timer(p payload) {
 		}
 	case timerSleep:
 		if t, s := x.at(p.Thread, p.Tick, waitSleep); t != nil {
-			x.complete(t, s, nil)
+			// The output is the time slept, in whole milliseconds: from
+			// the transition that began the sleep to this one.
+			var slept int64
+			if p.Since != 0 {
+				slept = max(0, x.now.Sub(time.Unix(0, p.Since)).Milliseconds())
+			}
+			x.complete(t, s, int(slept))
 		}
 	case timerWait:
 		if t, s := x.at(p.Thread, p.Tick, waitSignal); t != nil {

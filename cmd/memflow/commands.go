@@ -62,17 +62,52 @@ func queuesOrAll(q []string) any {
 }
 
 // startAs starts workflow wf with input, as instance id when one is given.
-func startAs(ctx context.Context, eng *memflow.Engine, wf string, input any, id string) (string, error) {
+func startAs(ctx context.Context, eng *memflow.Engine, wf string, input any, id string, more ...memflow.StartOption) (string, error) {
 	var opts []memflow.StartOption
 	if id != "" {
 		opts = append(opts, memflow.WithID(id))
 	}
-	return eng.Start(ctx, wf, input, opts...)
+	return eng.Start(ctx, wf, input, append(opts, more...)...)
+}
+
+// startFlags are the start options of start (and signal --start).
+type startFlags struct {
+	queue      string
+	expire     time.Duration
+	entityJSON string
+}
+
+func (f *startFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.queue, "queue", "", "task queue of the instance (default: the workflow's taskQueue)")
+	cmd.Flags().DurationVar(&f.expire, "expire", 0, "delete the instance's rows this long after it ends (default: keep them)")
+	cmd.Flags().StringVar(&f.entityJSON, "entity", "", "initial entity document (a JSON object): JSON, @FILE, or - for standard input")
+}
+
+func (f *startFlags) options(cmd *cobra.Command) ([]memflow.StartOption, error) {
+	var opts []memflow.StartOption
+	if f.queue != "" {
+		opts = append(opts, memflow.WithTaskQueue(f.queue))
+	}
+	if f.expire < 0 {
+		return nil, usageErr("--expire must not be negative, got %s", f.expire)
+	}
+	if f.expire > 0 {
+		opts = append(opts, memflow.WithExpire(f.expire))
+	}
+	if cmd.Flags().Changed("entity") {
+		doc, err := parseJSON(cmd, "entity", f.entityJSON)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, memflow.WithEntity(doc))
+	}
+	return opts, nil
 }
 
 func newStartCmd(g *globals) *cobra.Command {
 	var argsJSON, id string
 	var asJSON bool
+	var sf startFlags
 	cmd := &cobra.Command{
 		Use:   "start WORKFLOW",
 		Short: "Start a workflow (newest stored version) and print its id",
@@ -82,8 +117,12 @@ func newStartCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			opts, err := sf.options(cmd)
+			if err != nil {
+				return err
+			}
 			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
-				wid, err := startAs(ctx, eng, a[0], input, id)
+				wid, err := startAs(ctx, eng, a[0], input, id, opts...)
 				if err != nil {
 					return err
 				}
@@ -98,6 +137,7 @@ func newStartCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&argsJSON, "args", "", "start arguments: JSON, @FILE, or - for standard input")
 	cmd.Flags().StringVar(&id, "id", "", "workflow id (default: generated; an existing instance of this workflow is returned as is, another workflow's is an error)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"id": ..., "workflow": ...} instead of the bare id`)
+	sf.add(cmd)
 	return cmd
 }
 
@@ -128,28 +168,58 @@ func newHookCmd(g *globals) *cobra.Command {
 }
 
 func newSignalCmd(g *globals) *cobra.Command {
-	var dataJSON string
+	var dataJSON, startWF, argsJSON string
+	var sf startFlags
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "signal ID NAME",
-		Short: "Send a signal to an instance (kept until a wait receives it)",
+		Short: "Send a signal to an instance (kept until a wait receives it, also before the instance starts)",
 		Args:  args(2, 2),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			data, err := parseJSON(cmd, "data", dataJSON)
 			if err != nil {
 				return err
 			}
-			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
-				if err := eng.Signal(ctx, a[0], a[1], data); err != nil {
+			if startWF == "" && cmd.Flags().Changed("args") {
+				return usageErr("signal: --args needs --start WORKFLOW")
+			}
+			var input any
+			var opts []memflow.StartOption
+			if startWF != "" {
+				if input, err = parseJSON(cmd, "args", argsJSON); err != nil {
 					return err
 				}
-				return confirm(cmd, asJSON, fmt.Sprintf("sent signal %q to %s", a[1], a[0]),
-					map[string]any{"id": a[0], "signal": a[1], "sent": true})
+				if opts, err = sf.options(cmd); err != nil {
+					return err
+				}
+			} else if cmd.Flags().Changed("queue") || cmd.Flags().Changed("expire") || cmd.Flags().Changed("entity") {
+				return usageErr("signal: --queue, --expire and --entity need --start WORKFLOW")
+			}
+			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
+				started := false
+				if startWF == "" {
+					if err := eng.Signal(ctx, a[0], a[1], data); err != nil {
+						return err
+					}
+				} else if started, err = eng.SignalWithStart(ctx, a[0], a[1], data, startWF, input, opts...); err != nil {
+					return err
+				}
+				v := map[string]any{"id": a[0], "signal": a[1], "sent": true}
+				if startWF != "" {
+					v["started"] = started
+				}
+				if started {
+					fmt.Fprintf(cmd.ErrOrStderr(), "started %s %s\n", startWF, a[0])
+				}
+				return confirm(cmd, asJSON, fmt.Sprintf("sent signal %q to %s", a[1], a[0]), v)
 			})
 		},
 	}
 	cmd.Flags().StringVar(&dataJSON, "data", "", "signal data: JSON, @FILE, or - for standard input")
-	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"id": ..., "signal": ..., "sent": true} instead of a sentence`)
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"id": ..., "signal": ..., "sent": true} (and "started" with --start) instead of a sentence`)
+	cmd.Flags().StringVar(&startWF, "start", "", "start this workflow as ID first when no instance holds ID (start and signal commit together)")
+	cmd.Flags().StringVar(&argsJSON, "args", "", "with --start: start arguments: JSON, @FILE, or - for standard input")
+	sf.add(cmd)
 	return cmd
 }
 

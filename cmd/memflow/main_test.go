@@ -35,7 +35,7 @@ func TestRunResearchAgent(t *testing.T) {
 	for _, want := range []string{"started researchAgent as r1", "→ researchAgent started",
 		"→ hook optimisticPerspective started",
 		"optimisticPerspective › view: activity research.perspective -> {\"confidence\":",
-		"skepticalPerspective › merge perspectives\n", "✓ hook verificationHook completed", "✓ completed in "} {
+		"skepticalPerspective › merge perspectives -> {", "✓ hook verificationHook completed", "✓ completed in "} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("progress lacks %q:\n%s", want, errs)
 		}

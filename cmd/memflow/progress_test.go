@@ -171,8 +171,8 @@ hooks:
 			t.Fatalf("exit %d %s %s", code, out, errs)
 		}
 		for _, want := range []string{
-			"  increment byName.ana (1/3)\n", "  increment byName.bo (2/3)\n", "  increment byName.ana (3/3)\n",
-			"  forEach input.names done\n", "  merge b (2/3)\n", "  par: parallel ×3 done\n", "✓ hook poke completed\n",
+			"  increment byName.ana -> 1 (1/3)\n", "  increment byName.bo -> 1 (2/3)\n", "  increment byName.ana -> 2 (3/3)\n",
+			"  forEach input.names done\n", "  merge b -> {", "  par: parallel ×3 done\n", "✓ hook poke completed\n",
 		} {
 			if !strings.Contains(errs, want) {
 				t.Errorf("progress lacks %q:\n%s", want, errs)

@@ -156,6 +156,27 @@ func applyOne(doc any, c Command) (any, error) {
 			}
 			return sum, write, nil
 		}
+	case OpMultiply:
+		mi, mf, mInt, ok := asNumber(c.Value)
+		if !ok {
+			return nil, cerr("", "factor %s is not a number", describe(c.Value, true))
+		}
+		leaf = func(cur any, present bool) (any, action, error) {
+			ci, cf, cInt, ok := asNumber(cur)
+			if !present || cur == nil || !ok {
+				return nil, keep, want(cur, present, "a number")
+			}
+			if cInt && mInt {
+				if p := ci * mi; (ci == 0 || p/ci == mi) && !(ci == -1 && mi == math.MinInt64) && !(mi == -1 && ci == math.MinInt64) && int64(int(p)) == p {
+					return int(p), write, nil
+				}
+			}
+			prod := cf * mf
+			if math.IsInf(prod, 0) || math.IsNaN(prod) {
+				return nil, keep, cerr(describe(cur, present), "result overflows")
+			}
+			return prod, write, nil
+		}
 	case OpToggle:
 		leaf = func(cur any, present bool) (any, action, error) {
 			if !present || cur == nil {

@@ -93,3 +93,35 @@ func TestGet(t *testing.T) {
 		t.Errorf("Get(a..c) err = %v, want ErrPath", err)
 	}
 }
+
+func TestApplyMultiply(t *testing.T) {
+	out, err := ApplyCommands(map[string]any{"i": 3, "f": 1.5, "big": int64(1) << 40}, []Command{
+		{Op: OpMultiply, Path: "i", Value: -2},
+		{Op: OpMultiply, Path: "f", Value: 2},
+		{Op: OpMultiply, Path: "big", Value: int64(1) << 40},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := out.(map[string]any)
+	if m["i"] != -6 || m["f"] != 3.0 {
+		t.Errorf("multiply: i = %#v (want int -6), f = %#v (want 3.0)", m["i"], m["f"])
+	}
+	if _, ok := m["big"].(float64); !ok {
+		t.Errorf("overflowing int multiply = %#v, want a float64", m["big"])
+	}
+	for _, c := range []struct {
+		doc  any
+		cmd  Command
+		want string
+	}{
+		{map[string]any{}, Command{Op: OpMultiply, Path: "n", Value: 2}, `multiply "n": found nothing, want a number`},
+		{map[string]any{"n": "x"}, Command{Op: OpMultiply, Path: "n", Value: 2}, `multiply "n": found string "x", want a number`},
+		{map[string]any{"n": 1}, Command{Op: OpMultiply, Path: "n", Value: "2"}, `factor string "2" is not a number`},
+		{map[string]any{"n": 1e300}, Command{Op: OpMultiply, Path: "n", Value: 1e300}, `result overflows`},
+	} {
+		if _, err := ApplyCommands(c.doc, []Command{c.cmd}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v on %v: %v, want %q", c.cmd, c.doc, err, c.want)
+		}
+	}
+}

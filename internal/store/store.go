@@ -225,6 +225,17 @@ type Store interface {
 	ListCatalogue(ctx context.Context) ([]CatalogueEntry, error)
 	// LoadReports lists the newest limit load reports (0: 10), newest first.
 	LoadReports(ctx context.Context, limit int) ([]LoadReport, error)
+
+	// DeleteExpiredSignals deletes up to limit kept signals (KeepSignal)
+	// whose expiry is at or before now; it returns how many.
+	DeleteExpiredSignals(ctx context.Context, now time.Time, limit int) (int, error)
+	// PendingSignals lists the signals kept for target, in the order they
+	// were kept, expired ones included.
+	PendingSignals(ctx context.Context, target string) ([]PendingSignal, error)
+	// DeleteExpiredJobs deletes up to limit ended jobs whose expiry
+	// (SetJobExpiry) is at or before now, with their tasks and history; it
+	// returns how many jobs.
+	DeleteExpiredJobs(ctx context.Context, now time.Time, limit int) (int, error)
 }
 
 // Tx is the set of writes the runtime commits together.
@@ -293,4 +304,19 @@ type Tx interface {
 	// (ErrNotFound if it never served), so a start can confirm the version
 	// it resolved without a transaction of its own.
 	GetCatalogueEntry(ctx context.Context, name string) (*CatalogueEntry, error)
+
+	// KeepSignal keeps a signal for p.Target, an id no instance holds: it
+	// returns false, keeping nothing, when an instance with that id exists
+	// (the caller delivers to it instead). KeepSignal and the
+	// TakePendingSignals of an instance's creation are serialised per id,
+	// so a signal is either kept before the instance's creation takes the
+	// kept ones, or sees the instance.
+	KeepSignal(ctx context.Context, p PendingSignal) (kept bool, err error)
+	// TakePendingSignals removes every signal kept for target and returns
+	// those not expired at now, in the order they were kept. Call it in the
+	// transaction that creates the instance target.
+	TakePendingSignals(ctx context.Context, target string, now time.Time) ([]PendingSignal, error)
+	// SetJobExpiry sets when the (ended) job's rows may be deleted
+	// (DeleteExpiredJobs).
+	SetJobExpiry(ctx context.Context, id string, at time.Time) error
 }

@@ -43,6 +43,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"FindCursor", testFindCursor}, {"ArrayIndexKeptCurrent", testArrayIndexKeptCurrent},
 		{"Tree", testTree},
 		{"Descendants", testDescendants},
+		{"PendingSignals", testPendingSignals},
+		{"ExpiredJobs", testExpiredJobs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
