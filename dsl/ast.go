@@ -171,6 +171,11 @@ func (f *File) yamlError(err error) Diagnostic {
 			col = strings.IndexByte(f.lines[line-1], '\t') + 1
 		}
 	}
+	// The parser places some errors at the start of the enclosing node:
+	// point at the line whose indentation broke the structure.
+	if l, c, why, ok := f.misindented(line); ok && l < line+40 {
+		return Diagnostic{Pos: f.clamp(l, c), Severity: Error, Message: "invalid YAML: " + why}
+	}
 	return Diagnostic{Pos: f.clamp(line, col), Severity: Error, Message: "invalid YAML: " + msg}
 }
 

@@ -1,6 +1,7 @@
 package dsl
 
 import (
+	"fmt"
 	"strings"
 	"unicode/utf8"
 )
@@ -89,4 +90,140 @@ func quoteName(q byte) string {
 		return "single quote (')"
 	}
 	return `double quote (")`
+}
+
+// misindented scans the raw text for the first line at or after from whose
+// indentation breaks the block structure: a line indented deeper than a line
+// that already holds a value, or a line whose indentation matches no
+// enclosing block. It returns that line, its column and a message.
+func (f *File) misindented(from int) (int, int, string, bool) {
+	stack := []int{0} // indentation of the open blocks
+	opens := true     // the line above opens a nested block
+	scalarAt := -1    // inside a block scalar of a key at this indentation
+	depth := 0        // open { [ spanning lines
+	for l := 1; l <= len(f.lines); l++ {
+		raw := strings.TrimRight(f.lines[l-1], " \r")
+		t := strings.TrimLeft(raw, " ")
+		if t == "" || strings.HasPrefix(t, "#") || strings.HasPrefix(t, "\t") {
+			continue
+		}
+		i := len(raw) - len(t)
+		if scalarAt >= 0 {
+			if i > scalarAt {
+				continue
+			}
+			scalarAt = -1
+		}
+		if depth > 0 {
+			depth += bracketDepth(t)
+			continue
+		}
+		top := stack[len(stack)-1]
+		switch {
+		case i > top && !opens:
+			if l >= from {
+				return l, i + 1, "this line is indented deeper than the line above, which already has a value: align it with its siblings", true
+			}
+			stack = append(stack, i)
+		case i > top:
+			stack = append(stack, i)
+		case i < top:
+			above := top
+			for len(stack) > 1 && stack[len(stack)-1] > i {
+				above = stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+			}
+			if top2 := stack[len(stack)-1]; top2 != i && l >= from {
+				return l, i + 1, fmt.Sprintf("this line is indented %d spaces, which matches no enclosing block: the lines around it use %d or %d", i, top2, above), true
+			}
+		}
+		// What this line opens for the next one.
+		body := t
+		ind := i
+		for strings.HasPrefix(body, "- ") || body == "-" {
+			// a sequence item: its content is a block one level in
+			body = strings.TrimLeft(strings.TrimPrefix(body, "-"), " ")
+			ind = len(raw) - len(body)
+			if stack[len(stack)-1] < ind && body != "" {
+				stack = append(stack, ind)
+			}
+		}
+		val := valueAfterKey(body)
+		switch {
+		case body == "" || val == "":
+			opens = true
+		case strings.HasPrefix(val, "|") || strings.HasPrefix(val, ">"):
+			scalarAt = ind
+			opens = false
+		case strings.HasPrefix(val, "&") && !strings.Contains(val, " "):
+			opens = true
+		default:
+			opens = false
+			depth = bracketDepth(val)
+		}
+	}
+	return 0, 0, "", false
+}
+
+// valueAfterKey returns what follows `key:` on a line (trimmed, comment
+// removed), or the whole line when it holds no key.
+func valueAfterKey(s string) string {
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case (c == '"' || c == '\'') && i == 0:
+			quote = c
+		case c == '{' || c == '[':
+			if i == 0 {
+				return s
+			}
+		case c == ':' && (i+1 == len(s) || s[i+1] == ' '):
+			return stripComment(strings.TrimSpace(s[i+1:]))
+		}
+	}
+	return stripComment(s)
+}
+
+func stripComment(s string) string {
+	if strings.HasPrefix(s, "#") {
+		return ""
+	}
+	if i := strings.Index(s, " #"); i >= 0 {
+		return strings.TrimSpace(s[:i])
+	}
+	return s
+}
+
+// bracketDepth counts { and [ opened minus closed on s, outside quotes.
+func bracketDepth(s string) int {
+	d := 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			if i == 0 || strings.ContainsRune(" {[,:", rune(s[i-1])) {
+				quote = c
+			}
+		case c == '#' && (i == 0 || s[i-1] == ' '):
+			return d
+		case c == '{' || c == '[':
+			d++
+		case c == '}' || c == ']':
+			d--
+		}
+	}
+	if d < 0 {
+		return 0
+	}
+	return d
 }
