@@ -160,14 +160,10 @@ func (c *loader) load(files []*dsl.File) *Catalogue {
 	cat := &Catalogue{Programs: map[string]*Program{}}
 	for _, name := range c.wfOrder {
 		d := c.workflows[name]
-		p := c.program(d)
-		v, err := version(p)
-		if err != nil {
-			c.errorf(d.key, "%v", err)
-			continue
-		}
-		p.Version = v
-		cat.Programs[name] = p
+		cat.Programs[name] = c.program(d)
+	}
+	if err := versions(cat.Programs); err != nil {
+		c.errorf(c.workflows[c.wfOrder[0]].key, "%v", err)
 	}
 	return cat
 }

@@ -87,7 +87,7 @@ func TestProgramRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		v, err := version(q)
+		v, err := versionAfterRoundTrip(cat, q)
 		if err != nil || v != p.Version {
 			t.Fatalf("%s: version after decode %q, want %q (%v)", name, v, p.Version, err)
 		}

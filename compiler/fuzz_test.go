@@ -64,7 +64,7 @@ func FuzzLoad(f *testing.F) {
 			if err != nil {
 				t.Fatalf("decode %s: %v", p.Name, err)
 			}
-			if v, err := version(q); err != nil || v != p.Version {
+			if v, err := versionAfterRoundTrip(cat, q); err != nil || v != p.Version {
 				t.Fatalf("%s: version %s after a round trip, want %s (%v)", p.Name, v, p.Version, err)
 			}
 		}

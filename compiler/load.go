@@ -2,8 +2,6 @@ package compiler
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -133,20 +131,6 @@ func capErrors(ds dsl.Diagnostics) dsl.Diagnostics {
 	}
 	out.Sort()
 	return out
-}
-
-// version is the hex of the first 16 bytes of the sha256 of the program's
-// canonical JSON, computed with Version empty.
-func version(p *Program) (string, error) {
-	saved := p.Version
-	p.Version = ""
-	b, err := json.Marshal(p)
-	p.Version = saved
-	if err != nil {
-		return "", fmt.Errorf("encode program %q: %w", p.Name, err)
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16]), nil
 }
 
 // DecodeProgram reads a Program from its stored JSON. Expressions compile

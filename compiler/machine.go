@@ -29,8 +29,8 @@ type Catalogue struct {
 
 // Program is one workflow with everything it can run on its entity: its own
 // graph and every hook of the catalogue's app (hooks can be started on an
-// instance from outside, so all of them are included). Version is the hash of
-// the program's canonical JSON (computed with Version empty).
+// instance from outside, so all of them are included). Version is computed by
+// versions (version.go): it changes exactly when what the workflow runs does.
 type Program struct {
 	Name      string `json:"name"`
 	Version   string `json:"version"`

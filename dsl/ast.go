@@ -140,6 +140,21 @@ func (f *File) yamlError(err error) Diagnostic {
 		col = utf8.RuneCountInString(l[:len(l)-len(strings.TrimLeft(l, " \t"))]) + 1
 	}
 	switch msg {
+	case "did not find expected ',' or '}'", "did not find expected ',' or ']'", "found unexpected end of stream",
+		"did not find expected key", "could not find expected ':'":
+		if l, c, q, ok := f.unclosedQuote(line); ok {
+			return Diagnostic{Pos: f.clamp(l, c), Severity: Error,
+				Message: "invalid YAML: the " + quoteName(q) + " opened here is never closed: close it on the same line"}
+		}
+	}
+	switch msg {
+	case "mapping values are not allowed in this context":
+		if l, c, ok := f.elseIf(line); ok {
+			return Diagnostic{Pos: f.clamp(l, c), Severity: Error,
+				Message: "invalid YAML: there is no `else if`: `if` takes `then` and `else` only; write a chain of conditions as `switch` with `- when:` cases, or nest an `if` in `else`"}
+		}
+	}
+	switch msg {
 	case "did not find expected ',' or '}'", "did not find expected ',' or ']'":
 		// The usual cause: an unquoted ${ } inside { } or [ ].
 		for l := line; l >= 1 && l <= len(f.lines) && l < line+4; l++ {
@@ -158,6 +173,11 @@ func (f *File) yamlError(err error) Diagnostic {
 			msg = "a tab indents this line: YAML indents with spaces only"
 			col = strings.IndexByte(f.lines[line-1], '\t') + 1
 		}
+	}
+	// The parser places some errors at the start of the enclosing node:
+	// point at the line whose indentation broke the structure.
+	if l, c, why, ok := f.misindented(line); ok && l < line+40 {
+		return Diagnostic{Pos: f.clamp(l, c), Severity: Error, Message: "invalid YAML: " + why}
 	}
 	return Diagnostic{Pos: f.clamp(line, col), Severity: Error, Message: "invalid YAML: " + msg}
 }
