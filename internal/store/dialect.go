@@ -19,9 +19,10 @@ type dialect struct {
 	// the write transaction already holds the database lock).
 	forUpdate string
 	// claim leases due tasks. $1 lease_until, $2 worker, $3 now, $4 limit,
-	// $5 queues (claimQueues only).
-	claimAny, claimQueues string
-	queuesArg             func([]string) any
+	// $5 queues (claimQueues, claimQueuesRoot), then the root (claimRoot:
+	// $5, claimQueuesRoot: $6) whose tree's tasks only are claimed.
+	claimAny, claimQueues, claimRoot, claimQueuesRoot string
+	queuesArg                                         func([]string) any
 	// inList tests a column against the list bound by listArg as $1.
 	inList  string
 	listArg func([]string) any
@@ -59,23 +60,31 @@ WHERE id ` + in(`SELECT id FROM tasks WHERE `+filter+`due_at <= $3 AND (lease_un
 RETURNING ` + taskCols
 }
 
+// rootFilter restricts a claim to the tasks of the instances of a tree:
+// the root itself and the jobs whose root_id is it (jobs_root_idx).
+func rootFilter(n string) string {
+	return `job_id IN (SELECT id FROM jobs WHERE root_id = ` + n + ` OR id = ` + n + `) AND `
+}
+
 func pgIn(sub string) string  { return `= ANY(ARRAY(` + sub + `))` }
 func sqlIn(sub string) string { return `IN (` + sub + `)` }
 
 var postgresDialect = dialect{
-	name:          "postgres",
-	timeArg:       func(t time.Time) any { return t.UTC() },
-	jsonArg:       func(b []byte) any { return nullJSON(b) },
-	forUpdate:     " FOR UPDATE",
-	claimAny:      claimSQL("", " FOR UPDATE SKIP LOCKED", pgIn),
-	claimQueues:   claimSQL("queue = ANY($5) AND ", " FOR UPDATE SKIP LOCKED", pgIn),
-	queuesArg:     func(q []string) any { return q },
-	inList:        `= ANY($1)`,
-	listArg:       func(l []string) any { return l },
-	claimPrelude:  `SET LOCAL synchronous_commit TO OFF`,
-	appendHistory: pgAppendHistory,
-	fieldExpr:     pgFieldExpr,
-	fieldCond:     pgFieldCond,
+	name:            "postgres",
+	timeArg:         func(t time.Time) any { return t.UTC() },
+	jsonArg:         func(b []byte) any { return nullJSON(b) },
+	forUpdate:       " FOR UPDATE",
+	claimAny:        claimSQL("", " FOR UPDATE SKIP LOCKED", pgIn),
+	claimQueues:     claimSQL("queue = ANY($5) AND ", " FOR UPDATE SKIP LOCKED", pgIn),
+	claimRoot:       claimSQL(rootFilter("$5"), " FOR UPDATE SKIP LOCKED", pgIn),
+	claimQueuesRoot: claimSQL("queue = ANY($5) AND "+rootFilter("$6"), " FOR UPDATE SKIP LOCKED", pgIn),
+	queuesArg:       func(q []string) any { return q },
+	inList:          `= ANY($1)`,
+	listArg:         func(l []string) any { return l },
+	claimPrelude:    `SET LOCAL synchronous_commit TO OFF`,
+	appendHistory:   pgAppendHistory,
+	fieldExpr:       pgFieldExpr,
+	fieldCond:       pgFieldCond,
 	createIndex: func(name, expr, entity string) string {
 		return `CREATE INDEX IF NOT EXISTS ` + quoteIdent(name) + ` ON jobs ((` + expr + `)) WHERE entity = ` + entity
 	},
@@ -90,13 +99,15 @@ var sqliteDialect = dialect{
 		}
 		return string(b)
 	},
-	claimAny:    claimSQL("", "", sqlIn),
-	claimQueues: claimSQL("queue IN (SELECT value FROM json_each($5)) AND ", "", sqlIn),
-	queuesArg:   jsonList,
-	inList:      `IN (SELECT value FROM json_each($1))`,
-	listArg:     jsonList,
-	fieldExpr:   sqliteFieldExpr,
-	fieldCond:   sqliteFieldCond,
+	claimAny:        claimSQL("", "", sqlIn),
+	claimQueues:     claimSQL("queue IN (SELECT value FROM json_each($5)) AND ", "", sqlIn),
+	claimRoot:       claimSQL(rootFilter("$5"), "", sqlIn),
+	claimQueuesRoot: claimSQL("queue IN (SELECT value FROM json_each($5)) AND "+rootFilter("$6"), "", sqlIn),
+	queuesArg:       jsonList,
+	inList:          `IN (SELECT value FROM json_each($1))`,
+	listArg:         jsonList,
+	fieldExpr:       sqliteFieldExpr,
+	fieldCond:       sqliteFieldCond,
 	createIndex: func(name, expr, entity string) string {
 		return `CREATE INDEX IF NOT EXISTS ` + quoteIdent(name) + ` ON jobs (` + expr + `) WHERE entity = ` + entity
 	},

@@ -41,6 +41,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"FindErrors", testFindErrors},
 		{"Tree", testTree},
 		{"Descendants", testDescendants},
+		{"ListJobs", testListJobs}, {"JobTasksAndHistoryAfter", testJobTasksAndHistoryAfter},
+		{"ClaimRoot", testClaimRoot}, {"Heartbeats", testHeartbeats},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
