@@ -26,6 +26,10 @@ type WorkerConfig struct {
 	// default Lease/3; negative: never.
 	Heartbeat time.Duration
 	ID        string // worker id recorded on claims; default host-pid-random
+	// Root restricts the worker to the tasks of one instance tree: the
+	// instance Root and every instance started under it (its children,
+	// theirs and so on). "" serves every instance.
+	Root string
 }
 
 func (c *WorkerConfig) defaults() error {
@@ -119,7 +123,7 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 			drainWakeups(wake) // this claim sees every task they announced
 			cctx, cancel := context.WithTimeout(ctx, e.lim.DBTimeout)
 			tasks, err := e.st.ClaimTasks(cctx, store.ClaimParams{Queues: cfg.Queues, Limit: free,
-				Lease: cfg.Lease, Worker: cfg.ID, Now: e.now(), WithJobs: true})
+				Lease: cfg.Lease, Worker: cfg.ID, Now: e.now(), WithJobs: true, Root: cfg.Root})
 			cancel()
 			switch {
 			case err != nil && ctx.Err() == nil:
