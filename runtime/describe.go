@@ -57,13 +57,14 @@ type Status struct {
 
 // ThreadStatus is one live thread of a running instance.
 type ThreadStatus struct {
-	Thread string `json:"thread"`         // "main", else t<n>
-	Kind   string `json:"kind"`           // main, hook or branch
-	Hook   string `json:"hook,omitempty"` // the hook it runs ("" the workflow's own steps)
-	Step   string `json:"step,omitempty"` // the step it is at (its id or label)
-	Desc   string `json:"desc,omitempty"` // what that step does
-	Tick   int64  `json:"tick"`           // changes each time the thread enters a step
-	Doing  string `json:"doing"`          // Doing* constant
+	Thread string `json:"thread"`           // "main", else t<n>
+	Kind   string `json:"kind"`             // main, hook or branch
+	Hook   string `json:"hook,omitempty"`   // the hook it runs ("" the workflow's own steps)
+	Step   string `json:"step,omitempty"`   // the step it is at: its label, as history rows name it
+	StepID string `json:"stepId,omitempty"` // that step's id, when the flow gave it one
+	Desc   string `json:"desc,omitempty"`   // what that step does
+	Tick   int64  `json:"tick"`             // changes each time the thread enters a step
+	Doing  string `json:"doing"`            // Doing* constant
 	// Signal is the signal waited for (DoingSignal).
 	Signal string `json:"signal,omitempty"`
 	// Until is when a sleep ends (DoingSleep), when a wait times out
@@ -207,7 +208,7 @@ func describeInstance(st *Status, in *instance, prog *program, tasks []store.Tas
 	for _, t := range threads {
 		ts := ThreadStatus{Thread: t.ID, Kind: t.Kind, Hook: t.Graph, Tick: t.Tick, Doing: t.Wait}
 		if s := stateOf(prog, t); s != nil {
-			ts.Step, ts.Desc = s.Label, prog.descs[s]
+			ts.Step, ts.StepID, ts.Desc = s.Label, s.ID, prog.descs[s]
 			if s.Kind == compiler.KActivity {
 				ts.Activity = s.Activity
 			}
@@ -256,7 +257,7 @@ func describeInstance(st *Status, in *instance, prog *program, tasks []store.Tas
 				ts.Branches = t.Join.Running
 			}
 		case waitEnd:
-			ts.Doing, ts.Step, ts.Desc = DoingEnd, "", ""
+			ts.Doing, ts.Step, ts.StepID, ts.Desc = DoingEnd, "", "", ""
 			ts.Hooks = hooksOf(threads, func(h *thread) bool { return true })
 		}
 		st.Threads = append(st.Threads, ts)
@@ -295,7 +296,14 @@ func (t ThreadStatus) Line(now time.Time) string {
 	if t.Hook != "" {
 		b.WriteString("hook " + t.Hook + " › ")
 	}
-	if t.Step != "" {
+	// The step by its id, else by what it does (generated labels such as
+	// step-3 mean nothing to the reader).
+	switch {
+	case t.StepID != "":
+		b.WriteString(t.StepID + ": ")
+	case t.Desc != "":
+		b.WriteString(t.Desc + ": ")
+	case t.Step != "":
 		b.WriteString(t.Step + ": ")
 	}
 	switch t.Doing {

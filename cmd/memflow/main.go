@@ -101,7 +101,7 @@ func newRootCmd() *cobra.Command {
 		newRunCmd(g), newWorkerCmd(g), newStartCmd(g), newHookCmd(g), newSignalCmd(g), newResultCmd(g),
 		newGetCmd(g), newHistoryCmd(g), newFindCmd(g), newIndexCmd(g), newCancelCmd(g), newFlowsCmd(g),
 		newMigrateCmd(g), newValidateCmd(binaryActivities()), newGraphCmd(),
-		newBenchCmd(g),
+		newBenchCmd(g), newStatusCmd(g), newPsCmd(g),
 	)
 	return root
 }
