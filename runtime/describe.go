@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -204,6 +205,7 @@ func describeInstance(st *Status, in *instance, prog *program, tasks []store.Tas
 			st.Kept = append(st.Kept, name)
 		}
 	}
+	sort.Strings(st.Kept)
 	threads := in.threadsByNum()
 	for _, t := range threads {
 		ts := ThreadStatus{Thread: t.ID, Kind: t.Kind, Hook: t.Graph, Tick: t.Tick, Doing: t.Wait}

@@ -154,13 +154,13 @@ func newResultCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
 				if wait {
+					if st, err := eng.Status(ctx, a[0]); err == nil && st.Status == memflow.StatusRunning {
+						warnIdle(ctx, eng, cmd.ErrOrStderr(), st, g) // status.go
+					}
 					if timeout > 0 {
 						var cancel context.CancelFunc
 						ctx, cancel = context.WithTimeout(ctx, timeout)
 						defer cancel()
-					}
-					if st, err := eng.Status(ctx, a[0]); err == nil && st.Status == memflow.StatusRunning {
-						warnIdle(ctx, eng, cmd.ErrOrStderr(), st, g) // status.go
 					}
 					res, err := eng.Result(ctx, a[0])
 					if errors.Is(err, context.DeadlineExceeded) && timeout > 0 {

@@ -103,8 +103,8 @@ func waitLines(st *memflow.Status, told map[string]bool, signalCmd func(id, name
 			continue
 		}
 		key := fmt.Sprintf("%s@%d", t.Thread, t.Tick)
-		if told[key] {
-			continue
+		if told[key] || t.Doing == memflow.DoingSleep && (t.Until == nil || t.Until.Sub(now) < time.Second) {
+			continue // a short sleep shows when it ends
 		}
 		told[key] = true
 		out = append(out, "⏸ "+t.Line(now))

@@ -129,7 +129,7 @@ func runToEnd(ctx context.Context, eng *memflow.Engine, id string, v runView) (a
 	var seen int64
 	var start time.Time       // when the instance started: the first event
 	told := map[string]bool{} // waits already reported (waitLines)
-	described := false
+	changed := true           // events came since the last look at the waits
 	delay := 20 * time.Millisecond
 	var failingSince time.Time // a run of transient database errors began
 	var backoff time.Duration
@@ -183,11 +183,14 @@ func runToEnd(ctx context.Context, eng *memflow.Engine, id string, v runView) (a
 			}
 			return nil, &memflow.WorkflowError{ID: id, Status: in.Status, Message: in.Error}
 		}
-		if fresh || !described {
-			// Something happened: say what the instance waits for now, once
-			// per wait (a best effort: a failed read is tried next time).
+		if fresh {
+			changed = true
+		} else if changed {
+			// Something happened and the instance is quiet now: say what it
+			// waits for, once per wait (a best effort: a failed read is
+			// tried at the next poll).
 			if st, err := eng.Status(ctx, id); err == nil {
-				described = true
+				changed = false
 				for _, line := range waitLines(st, told, v.signalCmd, time.Now()) {
 					fmt.Fprintln(progress, line)
 				}
