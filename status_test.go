@@ -182,7 +182,10 @@ func TestStatusTellsWhatAnInstanceDoes(t *testing.T) {
 }
 
 // A worker restricted to a tree (WorkerConfig.Root) works on that root and
-// the instances under it, never on another instance of the app.
+// the instances under it, never on another instance of the app: neither
+// through a claim nor through a task its own transitions make for another
+// instance (a signal step to it), which this engine would otherwise hand
+// over to it in memory.
 func TestWorkerRestrictedToTree(t *testing.T) {
 	eachStore(t, func(t *testing.T, d db) {
 		ctx := testCtx(t)
@@ -196,6 +199,13 @@ workflows:
       - id: kid
         workflow: leaf
       - merge: { kid: "${ steps.kid }" }
+      - signal: go
+        to: ${ input.other }
+  waiter:
+    entity: doc
+    steps:
+      - wait: go
+      - merge: { got: true }
   leaf:
     entity: doc
     steps:
@@ -205,7 +215,8 @@ workflows:
       - merge: { v: "${ steps.e.v }" }
 `)
 		other := start(t, eng, "leaf", nil)
-		mine := start(t, eng, "top", nil)
+		waiter := start(t, eng, "waiter", nil)
+		mine := start(t, eng, "top", map[string]any{"other": waiter})
 		work(t, eng, memflow.WorkerConfig{Root: mine})
 		if got := result(t, eng, mine); !reflect.DeepEqual(got, map[string]any{"kid": map[string]any{"v": float64(1)}}) {
 			t.Errorf("result %v", got)
@@ -216,6 +227,10 @@ workflows:
 		}
 		if evs, _ := eng.History(ctx, other); len(evs) != 1 {
 			t.Errorf("the other instance was worked on: %d history rows", len(evs))
+		}
+		st, err := eng.Status(ctx, waiter)
+		if err != nil || st.Status != memflow.StatusRunning || len(st.Tasks) != 1 || st.Tasks[0].Kind != "signal" || st.Tasks[0].Leased {
+			t.Errorf("the signalled instance: %+v, %v; want its signal task pending, not taken", st, err)
 		}
 	})
 }

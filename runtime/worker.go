@@ -81,7 +81,7 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 	var wg sync.WaitGroup
 	// lw counts the tasks in flight (busy) and receives tasks that
 	// transitions of this engine hand over (handoff.go).
-	lw := &localWorker{id: cfg.ID, lease: cfg.Lease, max: int64(cfg.Concurrency),
+	lw := &localWorker{id: cfg.ID, lease: cfg.Lease, max: int64(cfg.Concurrency), root: cfg.Root,
 		tasks: make(chan store.Task, cfg.Concurrency)}
 	if len(cfg.Queues) > 0 {
 		lw.queues = map[string]bool{}
