@@ -600,10 +600,13 @@ func (e *Engine) List(ctx context.Context, opts ListOptions) ([]*Instance, strin
 	return out, next, nil
 }
 
+// HistoryPage is the most rows one HistoryAfter call returns.
+const HistoryPage = 1000
+
 // HistoryAfter reads instance id's history rows after seq (0: from the
-// first), oldest first, at most 1000 per call.
+// first), oldest first, at most HistoryPage per call.
 func (e *Engine) HistoryAfter(ctx context.Context, id string, seq int64) ([]Event, error) {
-	hs, err := e.st.HistoryAfter(ctx, id, seq, 0)
+	hs, err := e.st.HistoryAfter(ctx, id, seq, HistoryPage)
 	if err != nil {
 		return nil, fmt.Errorf("history of %q: %w", id, err)
 	}

@@ -98,9 +98,6 @@ func pickWorkflow(names []string, want, file string) (string, error) {
 	return "", usageErr("%s defines several workflows; pick one with --workflow (%s)", file, strings.Join(names, ", "))
 }
 
-// historyPage is how many rows Engine.HistoryAfter returns at most.
-const historyPage = 1000
-
 // runView is how runToEnd works and reports.
 type runView struct {
 	// root is the root of the instance's tree: the in-process worker
@@ -174,7 +171,7 @@ func runToEnd(ctx context.Context, eng *memflow.Engine, id string, v runView) (a
 				fmt.Fprintln(progress, progressLine(ev, start))
 			}
 		}
-		if len(evs) >= historyPage {
+		if len(evs) >= memflow.HistoryPage {
 			continue // more rows to print before the status read counts
 		}
 		if in.Status != memflow.StatusRunning {
