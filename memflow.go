@@ -246,12 +246,15 @@ type WorkerConfig struct {
 	// turns it off: an activity outliving the lease may then run twice
 	// (its result is still committed once).
 	Heartbeat time.Duration
+	// Root restricts the worker to one instance tree: the instance Root
+	// and every instance started under it. "" serves every instance.
+	Root string
 }
 
 // Run works on tasks until ctx ends, then shuts down gracefully.
 func (e *Engine) Run(ctx context.Context, cfg WorkerConfig) error {
 	return e.rt.Work(ctx, runtime.WorkerConfig{Queues: cfg.Queues, Concurrency: cfg.Concurrency,
-		Lease: cfg.Lease, Poll: cfg.Poll, Grace: cfg.Grace, Heartbeat: cfg.Heartbeat})
+		Lease: cfg.Lease, Poll: cfg.Poll, Grace: cfg.Grace, Heartbeat: cfg.Heartbeat, Root: cfg.Root})
 }
 
 // StartOption adjusts Start.
@@ -749,3 +752,113 @@ func (e *Engine) EntityTypes(ctx context.Context) ([]string, error) {
 
 // IsNotFound reports whether err means an unknown instance or workflow.
 func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// Status is what an instance is doing now: each live thread's step and
+// what it waits for, or how the instance ended. See Engine.Status.
+type Status = runtime.Status
+
+// ThreadStatus is one live thread of a running instance; TaskStatus one
+// pending task.
+type (
+	ThreadStatus = runtime.ThreadStatus
+	TaskStatus   = runtime.TaskStatus
+)
+
+// What a thread is doing (ThreadStatus.Doing).
+const (
+	DoingRun      = runtime.DoingRun
+	DoingActivity = runtime.DoingActivity
+	DoingSignal   = runtime.DoingSignal
+	DoingSleep    = runtime.DoingSleep
+	DoingHooks    = runtime.DoingHooks
+	DoingChild    = runtime.DoingChild
+	DoingJoin     = runtime.DoingJoin
+	DoingEnd      = runtime.DoingEnd
+)
+
+// Status tells what instance id is doing now: running a step, waiting for
+// a signal (and its timeout), sleeping until a time, waiting for hooks, a
+// child or an activity attempt; or how it ended. It only reads.
+func (e *Engine) Status(ctx context.Context, id string) (*Status, error) {
+	return e.rt.Describe(ctx, id)
+}
+
+// ListOptions selects and pages List.
+type ListOptions struct {
+	Workflow string // "" any
+	Status   string // Status* constant; "" any
+	Limit    int    // default 100 (0); at most 10000
+	// After is the cursor List returned for the previous page ("" the
+	// first page).
+	After string
+}
+
+// List lists instances newest first, without their documents (Entity is
+// empty; Get reads them). The cursor it returns continues after the last
+// one listed; "" when the page was not full (no more).
+func (e *Engine) List(ctx context.Context, opts ListOptions) ([]*Instance, string, error) {
+	switch opts.Status {
+	case "", StatusRunning, StatusCompleted, StatusFailed, StatusCancelled:
+	default:
+		return nil, "", fmt.Errorf("list instances: status %q is not one of running, completed, failed, cancelled", opts.Status)
+	}
+	p := store.ListParams{Flow: opts.Workflow, Status: opts.Status, Limit: opts.Limit}
+	if opts.After != "" {
+		c, err := store.ParseCursor(opts.After)
+		if err != nil {
+			return nil, "", fmt.Errorf("list instances: %w", err)
+		}
+		p.After = c
+	}
+	jobs, err := e.st.ListJobs(ctx, p)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]*Instance, len(jobs))
+	for i := range jobs {
+		out[i] = instanceOf(&jobs[i])
+	}
+	limit := opts.Limit
+	if limit == 0 {
+		limit = 100
+	}
+	next := ""
+	if len(jobs) == limit {
+		next = store.CursorOf(jobs[len(jobs)-1]).String()
+	}
+	return out, next, nil
+}
+
+// HistoryPage is the most rows one HistoryAfter call returns.
+const HistoryPage = 1000
+
+// HistoryAfter reads instance id's history rows after seq (0: from the
+// first), oldest first, at most HistoryPage per call.
+func (e *Engine) HistoryAfter(ctx context.Context, id string, seq int64) ([]Event, error) {
+	hs, err := e.st.HistoryAfter(ctx, id, seq, HistoryPage)
+	if err != nil {
+		return nil, fmt.Errorf("history of %q: %w", id, err)
+	}
+	out := make([]Event, len(hs))
+	for i, h := range hs {
+		out[i] = Event{Seq: h.Seq, At: h.At, Kind: h.Kind, Thread: h.Thread, Step: h.Step, Detail: h.Detail}
+	}
+	return out, nil
+}
+
+// QueueServed reports whether a worker that would take tasks of queue for
+// an instance of root's tree polled for tasks within the last within. A
+// worker records a poll at most every 5 seconds, so within should be
+// longer than that plus the workers' poll interval.
+func (e *Engine) QueueServed(ctx context.Context, queue, root string, within time.Duration) (bool, error) {
+	ws, err := e.st.RecentWorkers(ctx, e.now().Add(-within))
+	if err != nil {
+		return false, err
+	}
+	for _, w := range ws {
+		if w.Serves(queue, root) {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -21,13 +21,18 @@ import (
 type localWorker struct {
 	id     string
 	queues map[string]bool // nil: every queue
+	root   string          // WorkerConfig.Root: only tasks of this tree ("" any)
 	lease  time.Duration
 	max    int64
 	busy   atomic.Int64    // tasks running or handed over, of max
 	tasks  chan store.Task // handed over, not yet started (capacity max)
 }
 
-func (w *localWorker) serves(queue string) bool { return w.queues == nil || w.queues[queue] }
+// serves reports whether w takes tasks of queue for an instance of root's
+// tree ("": unknown, which a worker restricted to a tree does not take).
+func (w *localWorker) serves(queue, root string) bool {
+	return (w.queues == nil || w.queues[queue]) && (w.root == "" || w.root == root)
+}
 
 // reserve takes a slot for one handed-over task.
 func (w *localWorker) reserve() bool {
@@ -66,14 +71,15 @@ func (l *locals) remove(w *localWorker) {
 	}
 }
 
-// pick reserves a slot on a worker serving queue, or returns nil.
-func (l *locals) pick(queue string) *localWorker {
+// pick reserves a slot on a worker serving queue for root's tree, or
+// returns nil.
+func (l *locals) pick(queue, root string) *localWorker {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for range l.workers {
 		w := l.workers[l.next%len(l.workers)]
 		l.next++
-		if w.serves(queue) && w.reserve() {
+		if w.serves(queue, root) && w.reserve() {
 			return w
 		}
 	}
@@ -101,8 +107,9 @@ func (o *outbox) reset() {
 }
 
 // lease marks the tasks that a local worker can take at once as leased to
-// it; they are handed over by deliver after the commit.
-func (o *outbox) lease(tasks []store.Task, now time.Time) {
+// it; they are handed over by deliver after the commit. job is the instance
+// of the transition: the root of its tree is known for its own tasks only.
+func (o *outbox) lease(tasks []store.Task, now time.Time, job *store.Job) {
 	if o == nil || o.l == nil {
 		return
 	}
@@ -111,7 +118,13 @@ func (o *outbox) lease(tasks []store.Task, now time.Time) {
 		if t.Worker != "" || (!t.DueAt.IsZero() && t.DueAt.After(now)) {
 			continue
 		}
-		w := o.l.pick(t.Queue)
+		root := ""
+		if job != nil && t.JobID == job.ID {
+			if root = job.Root; root == "" {
+				root = job.ID
+			}
+		}
+		w := o.l.pick(t.Queue, root)
 		if w == nil {
 			continue
 		}

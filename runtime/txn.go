@@ -168,7 +168,7 @@ func (x *txn) commit() error {
 		x.tasks = kept
 	}
 	if len(x.tasks) > 0 {
-		x.out.lease(x.tasks, x.now)
+		x.out.lease(x.tasks, x.now, x.job)
 		if err := x.tx.EnqueueTasks(x.ctx, x.tasks); err != nil {
 			return err
 		}

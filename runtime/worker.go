@@ -26,6 +26,10 @@ type WorkerConfig struct {
 	// default Lease/3; negative: never.
 	Heartbeat time.Duration
 	ID        string // worker id recorded on claims; default host-pid-random
+	// Root restricts the worker to the tasks of one instance tree: the
+	// instance Root and every instance started under it (its children,
+	// theirs and so on). "" serves every instance.
+	Root string
 }
 
 func (c *WorkerConfig) defaults() error {
@@ -77,7 +81,7 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 	var wg sync.WaitGroup
 	// lw counts the tasks in flight (busy) and receives tasks that
 	// transitions of this engine hand over (handoff.go).
-	lw := &localWorker{id: cfg.ID, lease: cfg.Lease, max: int64(cfg.Concurrency),
+	lw := &localWorker{id: cfg.ID, lease: cfg.Lease, max: int64(cfg.Concurrency), root: cfg.Root,
 		tasks: make(chan store.Task, cfg.Concurrency)}
 	if len(cfg.Queues) > 0 {
 		lw.queues = map[string]bool{}
@@ -120,7 +124,7 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 			drainWakeups(wake) // this claim sees every task they announced
 			cctx, cancel := context.WithTimeout(ctx, e.lim.DBTimeout)
 			tasks, err := e.st.ClaimTasks(cctx, store.ClaimParams{Queues: cfg.Queues, Limit: free,
-				Lease: cfg.Lease, Worker: cfg.ID, Now: e.now(), WithJobs: true})
+				Lease: cfg.Lease, Worker: cfg.ID, Now: e.now(), WithJobs: true, Root: cfg.Root})
 			cancel()
 			switch {
 			case err != nil && ctx.Err() == nil:

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"
@@ -126,6 +127,9 @@ func newStartCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if st, err := eng.Status(ctx, wid); err == nil && st.Status == memflow.StatusRunning {
+					warnIdle(ctx, eng, cmd.ErrOrStderr(), st, g) // status.go
+				}
 				if asJSON {
 					return printJSON(cmd.OutOrStdout(), map[string]string{"id": wid, "workflow": a[0]})
 				}
@@ -233,6 +237,9 @@ func newResultCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return g.withExisting(cmd, func(ctx context.Context, eng *memflow.Engine) error {
 				if wait {
+					if st, err := eng.Status(ctx, a[0]); err == nil && st.Status == memflow.StatusRunning {
+						warnIdle(ctx, eng, cmd.ErrOrStderr(), st, g) // status.go
+					}
 					if timeout > 0 {
 						var cancel context.CancelFunc
 						ctx, cancel = context.WithTimeout(ctx, timeout)
@@ -304,12 +311,18 @@ func newGetCmd(g *globals) *cobra.Command {
 }
 
 func newHistoryCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var follow bool
+	cmd := &cobra.Command{
 		Use:   "history ID",
 		Short: "Print an instance's history as JSON",
-		Args:  args(1, 1),
+		Long: `history prints an instance's history as a JSON list. With --follow it prints each row
+as one JSON object per line as it is committed, until the instance ends (or until interrupted).`,
+		Args: args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
+				if follow {
+					return followHistory(ctx, eng, a[0], cmd.OutOrStdout())
+				}
 				evs, err := eng.History(ctx, a[0])
 				if err != nil {
 					return err
@@ -322,6 +335,61 @@ func newHistoryCmd(g *globals) *cobra.Command {
 				return printJSON(cmd.OutOrStdout(), evs)
 			})
 		},
+	}
+	cmd.Flags().BoolVar(&follow, "follow", false, "print rows as they are committed (one JSON object a line) until the instance ends")
+	return cmd
+}
+
+// followHistory prints id's history rows, one JSON object a line, as they
+// commit, until the instance has ended and every row is printed. It reads
+// only the rows after the last one printed, and the instance's status only
+// when no new row came (status first, then the rows: an instance read as
+// ended has committed every row). It polls every 50ms while rows come,
+// backing off to 1s while none do.
+func followHistory(ctx context.Context, eng *memflow.Engine, id string, w io.Writer) error {
+	if _, err := eng.Get(ctx, id); err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	var seen int64
+	delay := 50 * time.Millisecond
+	ended := false
+	for {
+		evs, err := eng.HistoryAfter(ctx, id, seen)
+		if err == nil {
+			for _, ev := range evs {
+				if err := enc.Encode(ev); err != nil {
+					return err
+				}
+				seen = ev.Seq
+			}
+			switch {
+			case len(evs) > 0:
+				delay = 50 * time.Millisecond
+				continue // read on: more may have committed meanwhile
+			case ended:
+				return nil
+			}
+			var in *memflow.Instance
+			if in, err = eng.Get(ctx, id); err == nil && in.Status != memflow.StatusRunning {
+				ended = true // one more read takes the rows of its end
+				continue
+			}
+		}
+		if err != nil && (ctx.Err() != nil || !store.IsTransient(err)) {
+			if ctx.Err() != nil {
+				return nil // interrupted: following ends there
+			}
+			return err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		delay = min(delay*2, time.Second)
 	}
 }
 

@@ -194,3 +194,26 @@ func (p *progressPrinter) end() {
 		p.open, p.foldKey = false, ""
 	}
 }
+
+// waitLines reports the waits of st that told does not hold yet (and adds
+// them): a wait for a signal with its timeout and the command that sends
+// it, a sleep with its end. Other waits (activities, hooks, children) are
+// worked on by the run itself and show in its progress.
+func waitLines(st *memflow.Status, told map[string]bool, signalCmd func(id, name string) string, now time.Time) []string {
+	var out []string
+	for _, t := range st.Threads {
+		if t.Doing != memflow.DoingSignal && t.Doing != memflow.DoingSleep {
+			continue
+		}
+		key := fmt.Sprintf("%s@%d", t.Thread, t.Tick)
+		if told[key] || t.Doing == memflow.DoingSleep && (t.Until == nil || t.Until.Sub(now) < time.Second) {
+			continue // a short sleep shows when it ends
+		}
+		told[key] = true
+		out = append(out, "⏸ "+t.Line(now))
+		if t.Doing == memflow.DoingSignal {
+			out = append(out, "  send it with: "+signalCmd(st.ID, t.Signal)+" --data '{}'   (the data is what the wait step returns)")
+		}
+	}
+	return out
+}

@@ -36,6 +36,14 @@ result as JSON on stdout. Other processes may signal or hook the instance meanwh
 				if err != nil {
 					return err
 				}
+				// An id an instance of this workflow holds is resumed, not
+				// started again (Start returns it as is).
+				var before *memflow.Instance
+				if id != "" {
+					if before, err = eng.Get(ctx, id); err != nil && !memflow.IsNotFound(err) {
+						return err
+					}
+				}
 				wid, err := startAs(ctx, eng, wf, input, id)
 				if err != nil {
 					return err
@@ -44,8 +52,19 @@ result as JSON on stdout. Other processes may signal or hook the instance meanwh
 				if quiet {
 					stderr = io.Discard
 				}
-				fmt.Fprintf(stderr, "started %s as %s\n", wf, wid)
-				res, err := runToEnd(ctx, eng, wid, stderr)
+				switch {
+				case before == nil:
+					fmt.Fprintf(stderr, "started %s as %s\n", wf, wid)
+				case before.Status == memflow.StatusRunning:
+					fmt.Fprintf(stderr, "resumed %s as %s (it was started %s)\n", wf, wid, before.CreatedAt.Local().Format(time.DateTime))
+				default:
+					fmt.Fprintf(stderr, "%s as %s already %s; nothing to resume\n", wf, wid, before.Status)
+				}
+				st, err := eng.Status(ctx, wid)
+				if err != nil {
+					return err
+				}
+				res, err := runToEnd(ctx, eng, wid, runView{root: st.Root, progress: stderr, signalCmd: g.signalCmd})
 				if err != nil {
 					return err
 				}
@@ -79,13 +98,26 @@ func pickWorkflow(names []string, want, file string) (string, error) {
 	return "", usageErr("%s defines several workflows; pick one with --workflow (%s)", file, strings.Join(names, ", "))
 }
 
+// runView is how runToEnd works and reports.
+type runView struct {
+	// root is the root of the instance's tree: the in-process worker
+	// claims only the tasks of that tree (the instance, its hooks and its
+	// children), never other instances of the app.
+	root     string
+	progress io.Writer
+	// signalCmd renders the command that sends a signal to an instance.
+	signalCmd func(id, name string) string
+}
+
 // runToEnd works on the instance in-process until it ends, printing
-// committed history events as they appear.
-func runToEnd(ctx context.Context, eng *memflow.Engine, id string, progress io.Writer) (any, error) {
+// committed history events as they appear, and what it waits for when it
+// waits for a signal.
+func runToEnd(ctx context.Context, eng *memflow.Engine, id string, v runView) (any, error) {
+	progress := v.progress
 	wctx, stop := context.WithCancel(ctx)
 	workerDone := make(chan error, 1)
 	go func() {
-		workerDone <- eng.Run(wctx, memflow.WorkerConfig{Poll: 250 * time.Millisecond, Grace: 2 * time.Second})
+		workerDone <- eng.Run(wctx, memflow.WorkerConfig{Poll: 250 * time.Millisecond, Grace: 2 * time.Second, Root: v.root})
 	}()
 	defer func() {
 		stop()
@@ -94,7 +126,9 @@ func runToEnd(ctx context.Context, eng *memflow.Engine, id string, progress io.W
 	pr := newProgressPrinter(progress) // progress.go
 	defer pr.end()
 	var seen int64
-	var start time.Time // when the instance started: the first event
+	var start time.Time       // when the instance started: the first event
+	told := map[string]bool{} // waits already reported (waitLines)
+	changed := true           // events came since the last look at the waits
 	delay := 20 * time.Millisecond
 	var failingSince time.Time // a run of transient database errors began
 	var backoff time.Duration
@@ -104,7 +138,7 @@ func runToEnd(ctx context.Context, eng *memflow.Engine, id string, progress io.W
 		in, err := eng.Get(ctx, id)
 		var evs []memflow.Event
 		if err == nil {
-			evs, err = eng.History(ctx, id)
+			evs, err = eng.HistoryAfter(ctx, id, seen)
 		}
 		if err != nil {
 			if ctx.Err() != nil || !store.IsTransient(err) {
@@ -139,11 +173,27 @@ func runToEnd(ctx context.Context, eng *memflow.Engine, id string, progress io.W
 				pr.print(ev, start)
 			}
 		}
+		if len(evs) >= memflow.HistoryPage {
+			continue // more rows to print before the status read counts
+		}
 		if in.Status != memflow.StatusRunning {
 			if in.Status == memflow.StatusCompleted {
 				return in.Result, nil
 			}
 			return nil, &memflow.WorkflowError{ID: id, Status: in.Status, Message: in.Error}
+		}
+		if fresh {
+			changed = true
+		} else if changed {
+			// Something happened and the instance is quiet now: say what it
+			// waits for, once per wait (a best effort: a failed read is
+			// tried at the next poll).
+			if st, err := eng.Status(ctx, id); err == nil {
+				changed = false
+				for _, line := range waitLines(st, told, v.signalCmd, time.Now()) {
+					fmt.Fprintln(progress, line)
+				}
+			}
 		}
 		t := time.NewTimer(delay)
 		select {

@@ -20,9 +20,10 @@ type dialect struct {
 	// the write transaction already holds the database lock).
 	forUpdate string
 	// claim leases due tasks. $1 lease_until, $2 worker, $3 now, $4 limit,
-	// $5 queues (claimQueues only).
-	claimAny, claimQueues string
-	queuesArg             func([]string) any
+	// $5 queues (claimQueues, claimQueuesRoot), then the root (claimRoot:
+	// $5, claimQueuesRoot: $6) whose tree's tasks only are claimed.
+	claimAny, claimQueues, claimRoot, claimQueuesRoot string
+	queuesArg                                         func([]string) any
 	// inList tests a column against the list bound by listArg as $1.
 	inList  string
 	listArg func([]string) any
@@ -80,29 +81,37 @@ WHERE id ` + in(`SELECT id FROM tasks WHERE `+filter+`due_at <= $3 AND (lease_un
 RETURNING ` + taskCols
 }
 
+// rootFilter restricts a claim to the tasks of the instances of a tree:
+// the root itself and the jobs whose root_id is it (jobs_root_idx).
+func rootFilter(n string) string {
+	return `job_id IN (SELECT id FROM jobs WHERE root_id = ` + n + ` OR id = ` + n + `) AND `
+}
+
 func pgIn(sub string) string  { return `= ANY(ARRAY(` + sub + `))` }
 func sqlIn(sub string) string { return `IN (` + sub + `)` }
 
 var postgresDialect = dialect{
-	name:          "postgres",
-	timeArg:       func(t time.Time) any { return t.UTC() },
-	jsonArg:       func(b []byte) any { return nullJSON(b) },
-	forUpdate:     " FOR UPDATE",
-	claimAny:      claimSQL("", " FOR UPDATE SKIP LOCKED", pgIn),
-	claimQueues:   claimSQL("queue = ANY($5) AND ", " FOR UPDATE SKIP LOCKED", pgIn),
-	queuesArg:     func(q []string) any { return q },
-	inList:        `= ANY($1)`,
-	listArg:       func(l []string) any { return l },
-	claimPrelude:  `SET LOCAL synchronous_commit TO OFF`,
-	appendHistory: pgAppendHistory,
-	fieldExpr:     pgFieldExpr,
-	fieldCond:     pgFieldCond,
-	presence:      pgFieldExpr,
-	likeCond:      pgLikeCond,
-	inCond:        pgInCond,
-	containsCond:  pgContainsCond,
-	sortKeys:      pgSortKeys,
-	numText:       func(num string) string { return num + "::text" },
+	name:            "postgres",
+	timeArg:         func(t time.Time) any { return t.UTC() },
+	jsonArg:         func(b []byte) any { return nullJSON(b) },
+	forUpdate:       " FOR UPDATE",
+	claimAny:        claimSQL("", " FOR UPDATE SKIP LOCKED", pgIn),
+	claimQueues:     claimSQL("queue = ANY($5) AND ", " FOR UPDATE SKIP LOCKED", pgIn),
+	claimRoot:       claimSQL(rootFilter("$5"), " FOR UPDATE SKIP LOCKED", pgIn),
+	claimQueuesRoot: claimSQL("queue = ANY($5) AND "+rootFilter("$6"), " FOR UPDATE SKIP LOCKED", pgIn),
+	queuesArg:       func(q []string) any { return q },
+	inList:          `= ANY($1)`,
+	listArg:         func(l []string) any { return l },
+	claimPrelude:    `SET LOCAL synchronous_commit TO OFF`,
+	appendHistory:   pgAppendHistory,
+	fieldExpr:       pgFieldExpr,
+	fieldCond:       pgFieldCond,
+	presence:        pgFieldExpr,
+	likeCond:        pgLikeCond,
+	inCond:          pgInCond,
+	containsCond:    pgContainsCond,
+	sortKeys:        pgSortKeys,
+	numText:         func(num string) string { return num + "::text" },
 	numParam: func(num string, arg func(any) string) string {
 		if num == "" {
 			num = "0"
@@ -124,19 +133,21 @@ var sqliteDialect = dialect{
 		}
 		return string(b)
 	},
-	claimAny:     claimSQL("", "", sqlIn),
-	claimQueues:  claimSQL("queue IN (SELECT value FROM json_each($5)) AND ", "", sqlIn),
-	queuesArg:    jsonList,
-	inList:       `IN (SELECT value FROM json_each($1))`,
-	listArg:      jsonList,
-	fieldExpr:    sqliteFieldExpr,
-	fieldCond:    sqliteFieldCond,
-	presence:     sqliteTypeExpr,
-	likeCond:     sqliteLikeCond,
-	inCond:       sqliteInCond,
-	containsCond: sqliteContainsCond,
-	sortKeys:     sqliteSortKeys,
-	numText:      func(num string) string { return num },
+	claimAny:        claimSQL("", "", sqlIn),
+	claimQueues:     claimSQL("queue IN (SELECT value FROM json_each($5)) AND ", "", sqlIn),
+	claimRoot:       claimSQL(rootFilter("$5"), "", sqlIn),
+	claimQueuesRoot: claimSQL("queue IN (SELECT value FROM json_each($5)) AND "+rootFilter("$6"), "", sqlIn),
+	queuesArg:       jsonList,
+	inList:          `IN (SELECT value FROM json_each($1))`,
+	listArg:         jsonList,
+	fieldExpr:       sqliteFieldExpr,
+	fieldCond:       sqliteFieldCond,
+	presence:        sqliteTypeExpr,
+	likeCond:        sqliteLikeCond,
+	inCond:          sqliteInCond,
+	containsCond:    sqliteContainsCond,
+	sortKeys:        sqliteSortKeys,
+	numText:         func(num string) string { return num },
 	numParam: func(num string, arg func(any) string) string {
 		if i, err := strconv.ParseInt(num, 10, 64); err == nil || num == "" {
 			return arg(i)

@@ -30,6 +30,7 @@ type sqlStore struct {
 	app     string
 	channel string // wakeup channel name (Postgres)
 	now     func() time.Time
+	beats   beats // heartbeats written by claims (workers.go)
 }
 
 const jobCols = `id, entity, context, COALESCE(status, ''), COALESCE(flow, ''), COALESCE(version, ''),
@@ -77,9 +78,17 @@ func (s *sqlStore) ClaimTasks(ctx context.Context, p ClaimParams) ([]Task, error
 		now = s.now()
 	}
 	q, args := s.d.claimAny, []any{s.d.timeArg(now.Add(p.Lease)), p.Worker, s.d.timeArg(now), p.Limit}
-	if len(p.Queues) > 0 {
+	switch {
+	case len(p.Queues) > 0 && p.Root != "":
+		q, args = s.d.claimQueuesRoot, append(args, s.d.queuesArg(p.Queues), p.Root)
+	case len(p.Queues) > 0:
 		q, args = s.d.claimQueues, append(args, s.d.queuesArg(p.Queues))
+	case p.Root != "":
+		q, args = s.d.claimRoot, append(args, p.Root)
 	}
+	// Best effort: a heartbeat that cannot be written only makes commands
+	// warn that nothing serves the queue; the claim goes on.
+	_ = s.heartbeat(ctx, p, now)
 	var out []Task
 	var err error
 	if pb, ok := s.b.(*pgBackend); ok {

@@ -86,6 +86,9 @@ type ClaimParams struct {
 	// WithJobs also reads each claimed task's job in the claim transaction
 	// (Task.Job), saving the caller a read per task.
 	WithJobs bool
+	// Root restricts the claim to tasks of the instances in Root's tree
+	// (Root itself and every instance whose root is Root); "" claims any.
+	Root string
 }
 
 // HistoryEvent is one row of an instance's history: one per committed step
@@ -194,6 +197,18 @@ type Store interface {
 	// that one (id itself included only when it has it). ErrNotFound if id
 	// does not exist.
 	ListTree(ctx context.Context, id, status string) ([]Job, error)
+	// ListJobs lists instances newest first (keyset pages, inspect.go).
+	ListJobs(ctx context.Context, p ListParams) ([]Job, error)
+	// JobTasks lists the pending tasks of a job (timers included), oldest
+	// due first.
+	JobTasks(ctx context.Context, jobID string) ([]Task, error)
+	// HistoryAfter reads a job's history rows with Seq > after, oldest
+	// first, at most limit of them (0: 1000).
+	HistoryAfter(ctx context.Context, jobID string, after int64, limit int) ([]HistoryEvent, error)
+	// RecentWorkers lists the workers whose last claim was at or after
+	// since (workers.go); each claim records one at most every
+	// HeartbeatEvery.
+	RecentWorkers(ctx context.Context, since time.Time) ([]WorkerSeen, error)
 	// CloseTree makes every later AddDescendant under root fail with
 	// ErrTreeClosed (the tree is being cancelled). Idempotent.
 	CloseTree(ctx context.Context, root string) error

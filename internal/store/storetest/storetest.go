@@ -45,6 +45,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Descendants", testDescendants},
 		{"PendingSignals", testPendingSignals},
 		{"ExpiredJobs", testExpiredJobs},
+		{"ListJobs", testListJobs}, {"JobTasksAndHistoryAfter", testJobTasksAndHistoryAfter},
+		{"ClaimRoot", testClaimRoot}, {"Heartbeats", testHeartbeats},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,140 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Read-only views for people inspecting instances: listing them without an
+// entity type, a job's pending tasks and the history after a known row.
+
+// ListParams selects and pages ListJobs. Pages are keyset pages: newest
+// first by (CreatedAt, ID), each page starting after the last job of the
+// previous one, so a page costs the same however deep it is.
+type ListParams struct {
+	Flow   string  // workflow name; "" any
+	Status string  // Status* constant; "" any
+	Limit  int     // 0: 100; at most MaxListLimit; negative is an error
+	After  *Cursor // nil: from the newest
+}
+
+// MaxListLimit bounds one page of ListJobs.
+const MaxListLimit = 10000
+
+// Cursor is the position of a job in ListJobs' order.
+type Cursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// CursorOf is the cursor just after j: pass it as ListParams.After for the
+// next page.
+func CursorOf(j Job) *Cursor { return &Cursor{CreatedAt: j.CreatedAt, ID: j.ID} }
+
+// String renders the cursor as text a person can pass back
+// (ParseCursor): the creation time in unix nanoseconds, ".", the id.
+func (c Cursor) String() string { return strconv.FormatInt(c.CreatedAt.UnixNano(), 10) + "." + c.ID }
+
+// ParseCursor reads Cursor.String's text.
+func ParseCursor(s string) (*Cursor, error) {
+	ns, id, ok := strings.Cut(s, ".")
+	n, err := strconv.ParseInt(ns, 10, 64)
+	if !ok || err != nil || id == "" {
+		return nil, fmt.Errorf("cursor %q: want <nanoseconds>.<id> as a previous page printed it", s)
+	}
+	return &Cursor{CreatedAt: time.Unix(0, n).UTC(), ID: id}, nil
+}
+
+// listCols are jobCols without the documents: a listing shows what an
+// instance is, not its entity or cursor state.
+const listCols = `id, entity, NULL, COALESCE(status, ''), COALESCE(flow, ''), COALESCE(version, ''),
+COALESCE(task_queue, ''), NULL, NULL, NULL, COALESCE(error, ''), created_at, updated_at, completed_at,
+COALESCE(root_id, id), COALESCE(parent_id, ''), depth`
+
+func (s *sqlStore) ListJobs(ctx context.Context, p ListParams) ([]Job, error) {
+	if p.Limit < 0 || p.Limit > MaxListLimit {
+		return nil, fmt.Errorf("list instances: limit %d must be between 0 (the default, 100) and %d", p.Limit, MaxListLimit)
+	}
+	limit := p.Limit
+	if limit == 0 {
+		limit = 100
+	}
+	// Only fixed fragments are joined; every value is bound.
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	var conds []string
+	if p.Flow != "" {
+		conds = append(conds, "flow = "+arg(p.Flow))
+	}
+	if p.Status != "" {
+		conds = append(conds, "status = "+arg(p.Status))
+	}
+	if p.After != nil {
+		t := arg(s.d.timeArg(p.After.CreatedAt))
+		id := arg(p.After.ID)
+		conds = append(conds, "(created_at < "+t+" OR (created_at = "+t+" AND id < "+id+"))")
+	}
+	q := `SELECT ` + listCols + ` FROM jobs`
+	if len(conds) > 0 {
+		q += ` WHERE ` + strings.Join(conds, " AND ")
+	}
+	q += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(limit)
+	r, err := s.b.pool().query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list instances: %w", err)
+	}
+	defer r.Close()
+	out := []Job{}
+	for r.Next() {
+		j, err := scanJob(r)
+		if err != nil {
+			return nil, fmt.Errorf("list instances: %w", err)
+		}
+		j.Context = nil
+		out = append(out, *j)
+	}
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("list instances: %w", err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) JobTasks(ctx context.Context, jobID string) ([]Task, error) {
+	out, err := scanTasks(s.b.pool().query(ctx, `SELECT `+taskCols+` FROM tasks WHERE job_id = $1 ORDER BY due_at, id`, jobID))
+	if err != nil {
+		return nil, fmt.Errorf("tasks of %q: %w", jobID, err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) HistoryAfter(ctx context.Context, jobID string, after int64, limit int) ([]HistoryEvent, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	r, err := s.b.pool().query(ctx, `SELECT job_id, seq, at, kind, thread, step, state, detail
+FROM history WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, jobID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("history %q: %w", jobID, err)
+	}
+	defer r.Close()
+	var out []HistoryEvent
+	for r.Next() {
+		var e HistoryEvent
+		var at timeCol
+		if err := r.Scan(&e.JobID, &e.Seq, &at, &e.Kind, &e.Thread, &e.Step, &e.State, jsonCol{&e.Detail}); err != nil {
+			return nil, fmt.Errorf("history %q: %w", jobID, err)
+		}
+		e.At = at.t
+		out = append(out, e)
+	}
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("history %q: %w", jobID, err)
+	}
+	return out, nil
+}
