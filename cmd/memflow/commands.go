@@ -319,7 +319,7 @@ func newHistoryCmd(g *globals) *cobra.Command {
 as one JSON object per line as it is committed, until the instance ends (or until interrupted).`,
 		Args: args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
+			return g.withExisting(cmd, func(ctx context.Context, eng *memflow.Engine) error {
 				if follow {
 					return followHistory(ctx, eng, a[0], cmd.OutOrStdout())
 				}

@@ -36,7 +36,7 @@ repeat an instance, however many start meanwhile. --json prints {"instances": [.
 					return usageErr("ps: --after: %v", err)
 				}
 			}
-			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
+			return g.withExisting(cmd, func(ctx context.Context, eng *memflow.Engine) error {
 				ins, next, err := eng.List(ctx, memflow.ListOptions{Workflow: workflow, Status: status, Limit: limit, After: after})
 				if err != nil {
 					return err

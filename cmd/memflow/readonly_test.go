@@ -15,7 +15,7 @@ import (
 // Read commands never create a database file or schema: a misspelled --app
 // or a wrong folder is an error naming the apps that are there, exit 1.
 func TestReadCommandsCreateNothing(t *testing.T) {
-	reads := [][]string{{"get", "x"}, {"find", "doc"}, {"result", "x"}, {"result", "x", "--wait", "--timeout", "1s"}}
+	reads := [][]string{{"get", "x"}, {"find", "doc"}, {"result", "x"}, {"result", "x", "--wait", "--timeout", "1s"}, {"history", "x"}, {"status", "x"}, {"ps"}}
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
 		dir := t.TempDir()

@@ -31,7 +31,7 @@ a child workflow, an activity attempt; or how the instance ended. It warns when 
 worker has polled the queues the instance's pending tasks are on. --json prints it as JSON.`,
 		Args: args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
+			return g.withExisting(cmd, func(ctx context.Context, eng *memflow.Engine) error {
 				st, err := eng.Status(ctx, a[0])
 				if err != nil {
 					return err

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -58,11 +59,19 @@ func (s dbFlags) printed() string {
 // background runs the CLI until it returns or the test ends; wait returns
 // its exit status and outputs.
 func background(t *testing.T, args ...string) (stop func(), wait func() (int, string, string)) {
+	stop, wait, _ = backgroundErr(t, args...)
+	return stop, wait
+}
+
+// backgroundErr is background that also reads what the command has written
+// to stderr so far.
+func backgroundErr(t *testing.T, args ...string) (stop func(), wait func() (int, string, string), stderr func() string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	var out, errb bytes.Buffer
+	var out bytes.Buffer
+	errb := &lockedBuffer{}
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, args, &out, &errb) }()
+	go func() { done <- run(ctx, args, &out, errb) }()
 	var code int
 	finished := false
 	wait = func() (int, string, string) {
@@ -72,7 +81,25 @@ func background(t *testing.T, args ...string) (stop func(), wait func() (int, st
 		return code, out.String(), errb.String()
 	}
 	t.Cleanup(func() { cancel(); wait() })
-	return cancel, wait
+	return cancel, wait, errb.String
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while a command writes to it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // until runs the CLI until its stdout contains want (deadline 30s).
@@ -98,8 +125,17 @@ func until(t *testing.T, want string, args ...string) string {
 func TestRunSaysWhatItWaitsFor(t *testing.T) {
 	eachStore(t, func(t *testing.T, s dbFlags) {
 		flow, with := setup(t, s)
-		_, wait := background(t, with("run", flow, "--workflow", "approve", "--id", "w1")...)
+		_, wait, stderr := backgroundErr(t, with("run", flow, "--workflow", "approve", "--id", "w1")...)
 		until(t, `waiting for signal "approval"`, with("status", "w1")...)
+		// run reports the wait once the instance is quiet: wait for it
+		// before sending the signal that ends the wait.
+		deadline := time.Now().Add(30 * time.Second)
+		for delay := 10 * time.Millisecond; !strings.Contains(stderr(), "send it with:"); delay = min(delay*2, 200*time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("run never reported its wait:\n%s", stderr())
+			}
+			time.Sleep(delay) // polling a condition, with a deadline
+		}
 		if code, _, errs := cli(t, with("signal", "w1", "approval", "--data", `{"by":"ann"}`)...); code != 0 {
 			t.Fatalf("signal: %s", errs)
 		}
