@@ -6,14 +6,17 @@ import (
 	"strings"
 )
 
-// levenshtein is the edit distance between a and b (bytes).
-func levenshtein(a, b string) int {
+// EditDistance is the edit distance between a and b (bytes): insertions,
+// deletions, substitutions and swaps of two neighbouring letters. Strings
+// longer than 64 bytes are only told equal (0) or not (the longer length).
+func EditDistance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
 		if a == b {
 			return 0
 		}
 		return max(len(a), len(b))
 	}
+	before := make([]int, len(b)+1) // the row above prev
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {
@@ -27,8 +30,11 @@ func levenshtein(a, b string) int {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], before[j-2]+1) // two letters swapped
+			}
 		}
-		prev, cur = cur, prev
+		before, prev, cur = prev, cur, before
 	}
 	return prev[len(b)]
 }
@@ -48,7 +54,7 @@ func nearest(name string, candidates []string) []string {
 			continue
 		}
 		seen[c] = true
-		d := levenshtein(strings.ToLower(name), strings.ToLower(c))
+		d := EditDistance(strings.ToLower(name), strings.ToLower(c))
 		if d <= limit {
 			cs = append(cs, cand{c, d})
 		}

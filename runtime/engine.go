@@ -304,25 +304,36 @@ func (e *Engine) startWith(ctx context.Context, p StartParams, sig *startSignal)
 		if down.IsZero() {
 			down = time.Now()
 		}
-		for {
-			job, gerr := e.st.GetJob(ctx, p.ID)
-			switch {
-			case gerr == nil && job.Flow == p.Workflow:
-				return p.ID, true, nil
-			case gerr == nil:
-				return "", false, fmt.Errorf("start %s: %w", p.Workflow, &IDTakenError{ID: p.ID, Workflow: job.Flow})
-			case errors.Is(gerr, store.ErrNotFound):
-			default:
-				if time.Since(began) < e.lim.DBTimeout && ctx.Err() == nil {
-					pause(ctx, outageDelay(time.Since(down)))
-					continue
-				}
-				return "", false, &StartUncertainError{ID: p.ID, Workflow: p.Workflow, Err: err}
+		if found, lerr := e.startedAs(ctx, p, err, began, down); found || lerr != nil {
+			if lerr != nil {
+				return "", false, lerr
 			}
-			break
+			return p.ID, true, nil
 		}
 		if time.Since(began) >= e.lim.DBTimeout || ctx.Err() != nil {
 			return "", false, err // nothing was written
+		}
+		pause(ctx, outageDelay(time.Since(down)))
+	}
+}
+
+// startedAs reads p.ID after a start that failed with the database error
+// cause, maybe after its commit landed: found when an instance of
+// p.Workflow holds the id; an error when another workflow's does, or when
+// the store cannot tell within the database timeout (StartUncertainError).
+// Neither means nothing was written.
+func (e *Engine) startedAs(ctx context.Context, p StartParams, cause error, began, down time.Time) (bool, error) {
+	for {
+		job, err := e.st.GetJob(ctx, p.ID)
+		switch {
+		case err == nil && job.Flow == p.Workflow:
+			return true, nil
+		case err == nil:
+			return false, fmt.Errorf("start %s: %w", p.Workflow, &IDTakenError{ID: p.ID, Workflow: job.Flow})
+		case errors.Is(err, store.ErrNotFound):
+			return false, nil
+		case time.Since(began) >= e.lim.DBTimeout || ctx.Err() != nil:
+			return false, &StartUncertainError{ID: p.ID, Workflow: p.Workflow, Err: cause}
 		}
 		pause(ctx, outageDelay(time.Since(down)))
 	}
@@ -573,16 +584,12 @@ func mustJSON(v any) json.RawMessage {
 // the first later wait of that name. Signals to one instance are thus
 // delivered in the order their calls commit, and need no worker to be kept.
 func (e *Engine) Signal(ctx context.Context, id, name string, data any) error {
-	_, raw, err := jsonify(data)
+	val, raw, err := jsonify(data)
 	if err != nil {
 		return fmt.Errorf("signal %s to %q: data: %w", name, id, err)
 	}
 	if name == "" {
 		return fmt.Errorf("signal to %q: empty name", id)
-	}
-	val, err := decodeValue(raw)
-	if err != nil {
-		return fmt.Errorf("signal %s to %q: data: %w", name, id, err)
 	}
 	for try := 0; ; try++ {
 		err := e.deliver(ctx, id, "signal "+name+" to", nil, func(x *txn) error {

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -156,7 +155,3 @@ func (o *outbox) release() {
 		o.reset()
 	}
 }
-
-// errHandBack releases a handed-over task a stopping worker did not start:
-// transient, so the claim does not count as an attempt.
-var errHandBack = context.DeadlineExceeded

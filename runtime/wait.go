@@ -214,9 +214,6 @@ func (x *txn) child(t *thread, s *compiler.State, env *compiler.Env) error {
 		link = &parentLink{Job: x.job.ID, Queue: x.job.TaskQueue, Thread: t.ID, Tick: t.Tick}
 	}
 	id, created, err := x.startChild(s, cp, id, args, raw, link)
-	if te := (*typedError)(nil); err != nil && !errors.As(err, &te) {
-		return x.fault(err) // a database error: the transition runs again
-	}
 	if err != nil || x.ended {
 		return err
 	}
@@ -242,7 +239,8 @@ const maxDefaultIDTries = 100
 // descendants of this instance's root. id "" takes the next default id,
 // `<parent id>.<step label>.<n>` with n numbering the default-id children of
 // this instance, so every branch, iteration and hook run starts its own
-// child; a taken default id is skipped. A taken explicit id returns false,
+// child; a taken default id is skipped. A database error abandons the
+// transition (txn.fault). A taken explicit id returns false,
 // counting nothing: the step joins that instance, whatever the tree's
 // limits. In a tree that CancelTree closed, it cancels this instance
 // instead of starting one.
@@ -258,7 +256,7 @@ func (x *txn) startChild(s *compiler.State, cp *program, id string, args any, ra
 		if _, err := x.tx.GetJob(x.ctx, id, false); err == nil {
 			return id, false, nil
 		} else if !errors.Is(err, store.ErrNotFound) {
-			return id, false, err
+			return id, false, x.fault(err)
 		}
 	}
 	if pos.depth > lim.MaxDepth {
@@ -272,7 +270,7 @@ func (x *txn) startChild(s *compiler.State, cp *program, id string, args any, ra
 		x.cancel(treeCancelled(pos.root))
 		return id, false, nil
 	case err != nil:
-		return id, false, err
+		return id, false, x.fault(err)
 	case !ok:
 		return id, false, typed("LimitExceeded", "%s: child %s not started: root workflow %q already started %d descendants (limit %d)",
 			s.Pos, s.Workflow, pos.root, n, lim.MaxDescendants)
@@ -284,18 +282,21 @@ func (x *txn) startChild(s *compiler.State, cp *program, id string, args any, ra
 			cid = fmt.Sprintf("%s.%s.%d", x.job.ID, s.Label, x.in.NextChild)
 			if len(cid) > MaxIDBytes {
 				if err := x.tx.RemoveDescendant(x.ctx, pos.root); err != nil {
-					return cid, false, err
+					return cid, false, x.fault(err)
 				}
 				return cid, false, typed("ChildError", "%s: default child workflow id %q exceeds %d bytes: give the step a shorter workflowId", s.Pos, cid, MaxIDBytes)
 			}
 		}
 		created, err := x.e.insertJob(x.ctx, x.tx, cp, cid, args, raw, link, pos)
-		if err != nil || created {
-			return cid, created, err
+		if err != nil {
+			return cid, false, x.fault(err)
+		}
+		if created {
+			return cid, true, nil
 		}
 		if id != "" || try == maxDefaultIDTries {
 			if err := x.tx.RemoveDescendant(x.ctx, pos.root); err != nil {
-				return cid, false, err
+				return cid, false, x.fault(err)
 			}
 			if id == "" {
 				return cid, false, typed("ChildError", "%s: no free default child workflow id after %d tries (last %q): give the step a workflowId", s.Pos, try, cid)

@@ -182,7 +182,7 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 	for {
 		select {
 		case t := <-lw.tasks:
-			e.retryLater(t, errHandBack)
+			e.release(t, 0)
 			continue
 		default:
 		}
@@ -588,22 +588,33 @@ func (e *Engine) dropTask(task store.Task) {
 // backs off with the attempts. If even that write fails, lease expiry brings
 // the task back.
 func (e *Engine) retryLater(task store.Task, cause error) {
-	transient := store.IsTransient(cause)
-	delay := 200 * time.Millisecond
-	if !transient {
-		delay = backoff(&compiler.Retry{InitialMS: 200, Coefficient: 2, MaxMS: 30000}, task.Attempts)
+	if store.IsTransient(cause) {
+		e.log.Warn("task failed on the database; retrying", "task", task.ID, "job", task.JobID, "kind", task.Kind, "err", cause)
+		e.release(task, 200*time.Millisecond)
+		return
 	}
-	e.log.Warn("task failed; retrying", "task", task.ID, "job", task.JobID, "kind", task.Kind, "in", delay, "transient", transient, "err", cause)
+	delay := backoff(&compiler.Retry{InitialMS: 200, Coefficient: 2, MaxMS: 30000}, task.Attempts)
+	e.log.Warn("task failed; retrying", "task", task.ID, "job", task.JobID, "kind", task.Kind, "in", delay, "err", cause)
 	_, err := withDB(e, func(ctx context.Context) (bool, error) {
 		return false, e.st.InTx(ctx, func(tx store.Tx) error {
-			if transient {
-				_, err := tx.ReleaseTask(ctx, task.ID, task.Attempts, e.now().Add(delay))
-				return err
-			}
 			return tx.RescheduleTask(ctx, task.ID, e.now().Add(delay))
 		})
 	})
 	if err != nil {
 		e.log.Warn("reschedule task", "task", task.ID, "err", err)
+	}
+}
+
+// release hands a claimed task back to the queue, due after delay, without
+// counting the claim as an attempt; if that fails, its lease expires.
+func (e *Engine) release(task store.Task, delay time.Duration) {
+	_, err := withDB(e, func(ctx context.Context) (bool, error) {
+		return false, e.st.InTx(ctx, func(tx store.Tx) error {
+			_, err := tx.ReleaseTask(ctx, task.ID, task.Attempts, e.now().Add(delay))
+			return err
+		})
+	})
+	if err != nil {
+		e.log.Warn("release task", "task", task.ID, "err", err)
 	}
 }

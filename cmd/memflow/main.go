@@ -24,6 +24,7 @@ import (
 
 	"github.com/memflow/memflow"
 	"github.com/memflow/memflow/activities"
+	"github.com/memflow/memflow/compiler"
 	"github.com/memflow/memflow/flows/demo"
 	"github.com/memflow/memflow/internal/store"
 	"github.com/memflow/memflow/runtime"
@@ -144,7 +145,7 @@ func flagError(cmd *cobra.Command, err error) error {
 		if f.Hidden {
 			return
 		}
-		d := editDistance(name, f.Name)
+		d := compiler.EditDistance(name, f.Name)
 		if len(name) >= 3 && strings.HasPrefix(f.Name, name) {
 			d = 1 // the start of a flag's name
 		}
@@ -158,32 +159,6 @@ func flagError(cmd *cobra.Command, err error) error {
 		return usageErr("%v\nusage: %s (memflow %s --help lists the flags)", err, cmd.UseLine(), cmd.Name())
 	}
 	return usageErr("%v (did you mean --%s?)", err, best)
-}
-
-// editDistance is the edit distance between a and b: insertions,
-// deletions, substitutions and swaps of two neighbouring letters.
-func editDistance(a, b string) int {
-	before := make([]int, len(b)+1) // the row above prev
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				cur[j] = min(cur[j], before[j-2]+1) // two letters swapped
-			}
-		}
-		before, prev, cur = prev, cur, before
-	}
-	return prev[len(b)]
 }
 
 // binaryActivities are the activities this binary registers: the built-ins

@@ -41,3 +41,14 @@ func FindSQL(ctx context.Context, s Store, entityType string, f Filter, p FindPa
 	fq, err := ss.renderFind(ctx, ss.b.pool(), entityType, f, p)
 	return fq.sql, fq.args, err
 }
+
+// SQLiteGrouped is how many transaction functions an SQLite store has
+// committed in groups of more than one (0 for other stores).
+func SQLiteGrouped(s Store) int64 {
+	if ss, ok := s.(*sqlStore); ok {
+		if b, ok := ss.b.(*sqliteBackend); ok {
+			return b.grouped.Load()
+		}
+	}
+	return 0
+}

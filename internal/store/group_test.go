@@ -43,6 +43,9 @@ func TestSQLiteGroupCommitKeepsEachTransactionAtomic(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	if store.SQLiteGrouped(s) == 0 {
+		t.Errorf("%d transactions asked for at once were all committed one by one", n)
+	}
 	for i := range n {
 		_, err := s.GetJob(ctx, fmt.Sprintf("g%d", i))
 		switch i % 10 {

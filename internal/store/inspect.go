@@ -117,24 +117,6 @@ func (s *sqlStore) HistoryAfter(ctx context.Context, jobID string, after int64, 
 	if limit <= 0 {
 		limit = 1000
 	}
-	r, err := s.b.pool().query(ctx, `SELECT job_id, seq, at, kind, thread, step, state, detail
-FROM history WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, jobID, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("history %q: %w", jobID, err)
-	}
-	defer r.Close()
-	var out []HistoryEvent
-	for r.Next() {
-		var e HistoryEvent
-		var at timeCol
-		if err := r.Scan(&e.JobID, &e.Seq, &at, &e.Kind, &e.Thread, &e.Step, &e.State, jsonCol{&e.Detail}); err != nil {
-			return nil, fmt.Errorf("history %q: %w", jobID, err)
-		}
-		e.At = at.t
-		out = append(out, e)
-	}
-	if err := r.Err(); err != nil {
-		return nil, fmt.Errorf("history %q: %w", jobID, err)
-	}
-	return out, nil
+	return scanHistory(jobID)(s.b.pool().query(ctx, `SELECT job_id, seq, at, kind, thread, step, state, detail
+FROM history WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, jobID, after, limit))
 }

@@ -1,9 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -67,10 +69,26 @@ func (t *sqlTx) TakePendingSignals(ctx context.Context, target string, now time.
 	if err := t.lockTarget(ctx, target); err != nil {
 		return nil, fmt.Errorf("take signals kept for %q: %w", target, err)
 	}
-	r, err := t.q.query(ctx, `DELETE FROM pending_signals WHERE target_id = $1
-RETURNING id, target_id, name, data, sent_at, expires_at`, target)
+	all, err := scanPending(t.q.query(ctx, `DELETE FROM pending_signals WHERE target_id = $1
+RETURNING id, target_id, name, data, sent_at, expires_at`, target))
 	if err != nil {
 		return nil, fmt.Errorf("take signals kept for %q: %w", target, err)
+	}
+	out := all[:0]
+	for _, p := range all {
+		if p.ExpiresAt.After(now) {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b PendingSignal) int { return cmp.Compare(a.ID, b.ID) }) // sent order
+	return out, nil
+}
+
+// scanPending reads rows of pending_signals (id, target_id, name, data,
+// sent_at, expires_at).
+func scanPending(r rows, err error) ([]PendingSignal, error) {
+	if err != nil {
+		return nil, err
 	}
 	defer r.Close()
 	var out []PendingSignal
@@ -78,26 +96,12 @@ RETURNING id, target_id, name, data, sent_at, expires_at`, target)
 		var p PendingSignal
 		var sent, exp timeCol
 		if err := r.Scan(&p.ID, &p.Target, &p.Name, jsonCol{&p.Data}, &sent, &exp); err != nil {
-			return nil, fmt.Errorf("take signals kept for %q: %w", target, err)
+			return nil, err
 		}
 		p.SentAt, p.ExpiresAt = sent.t, exp.t
-		if p.ExpiresAt.After(now) {
-			out = append(out, p)
-		}
+		out = append(out, p)
 	}
-	if err := r.Err(); err != nil {
-		return nil, fmt.Errorf("take signals kept for %q: %w", target, err)
-	}
-	sortPending(out)
-	return out, nil
-}
-
-func sortPending(l []PendingSignal) {
-	for i := 1; i < len(l); i++ {
-		for j := i; j > 0 && l[j].ID < l[j-1].ID; j-- {
-			l[j], l[j-1] = l[j-1], l[j]
-		}
-	}
+	return out, r.Err()
 }
 
 // DeleteExpiredSignals deletes up to limit kept signals whose expiry passed.
@@ -116,21 +120,10 @@ func (s *sqlStore) DeleteExpiredSignals(ctx context.Context, now time.Time, limi
 // PendingSignals lists the signals kept for target, oldest first, expired
 // ones included (for tools and tests).
 func (s *sqlStore) PendingSignals(ctx context.Context, target string) ([]PendingSignal, error) {
-	r, err := s.b.pool().query(ctx, `SELECT id, target_id, name, data, sent_at, expires_at
-FROM pending_signals WHERE target_id = $1 ORDER BY id`, target)
+	out, err := scanPending(s.b.pool().query(ctx, `SELECT id, target_id, name, data, sent_at, expires_at
+FROM pending_signals WHERE target_id = $1 ORDER BY id`, target))
 	if err != nil {
 		return nil, fmt.Errorf("signals kept for %q: %w", target, err)
 	}
-	defer r.Close()
-	var out []PendingSignal
-	for r.Next() {
-		var p PendingSignal
-		var sent, exp timeCol
-		if err := r.Scan(&p.ID, &p.Target, &p.Name, jsonCol{&p.Data}, &sent, &exp); err != nil {
-			return nil, fmt.Errorf("signals kept for %q: %w", target, err)
-		}
-		p.SentAt, p.ExpiresAt = sent.t, exp.t
-		out = append(out, p)
-	}
-	return out, r.Err()
+	return out, nil
 }

@@ -192,13 +192,6 @@ func (r *batchRows) Close() {
 	_ = r.br.Close()
 }
 
-func (r *batchRows) Err() error {
-	if err := r.Rows.Err(); err != nil {
-		return err
-	}
-	return nil
-}
-
 type batchRow struct {
 	row pgx.Row
 	br  pgx.BatchResults

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite" // registers the "sqlite" driver
@@ -34,6 +35,7 @@ type sqliteBackend struct {
 	gmu     sync.Mutex
 	waiting []*groupReq
 	leading bool
+	grouped atomic.Int64 // functions committed in a group of more than one
 }
 
 // groupReq is one InTx call waiting for a group commit.
@@ -143,6 +145,7 @@ func (b *sqliteBackend) commitGroup(group []*groupReq) {
 		r.done <- guard(func() error { return runTx(r.ctx, b.db, &b.stmts, r.fn) })
 		return
 	}
+	b.grouped.Add(int64(len(group)))
 	ctx := context.WithoutCancel(group[0].ctx)
 	b.stmts.prepareWanted(ctx, b.db)
 	errs := make([]error, len(group))

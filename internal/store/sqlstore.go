@@ -199,26 +199,33 @@ func scanJob(r row, extra ...any) (*Job, error) {
 }
 
 func (s *sqlStore) History(ctx context.Context, jobID string) ([]HistoryEvent, error) {
-	r, err := s.b.pool().query(ctx, `SELECT job_id, seq, at, kind, thread, step, state, detail
-FROM history WHERE job_id = $1 ORDER BY seq`, jobID)
-	if err != nil {
-		return nil, fmt.Errorf("history %q: %w", jobID, err)
-	}
-	defer r.Close()
-	var out []HistoryEvent
-	for r.Next() {
-		var e HistoryEvent
-		var at timeCol
-		if err := r.Scan(&e.JobID, &e.Seq, &at, &e.Kind, &e.Thread, &e.Step, &e.State, jsonCol{&e.Detail}); err != nil {
+	return scanHistory(jobID)(s.b.pool().query(ctx, `SELECT job_id, seq, at, kind, thread, step, state, detail
+FROM history WHERE job_id = $1 ORDER BY seq`, jobID))
+}
+
+// scanHistory reads the rows of a history query of job jobID (columns
+// job_id, seq, at, kind, thread, step, state, detail).
+func scanHistory(jobID string) func(r rows, err error) ([]HistoryEvent, error) {
+	return func(r rows, err error) ([]HistoryEvent, error) {
+		if err != nil {
 			return nil, fmt.Errorf("history %q: %w", jobID, err)
 		}
-		e.At = at.t
-		out = append(out, e)
+		defer r.Close()
+		var out []HistoryEvent
+		for r.Next() {
+			var e HistoryEvent
+			var at timeCol
+			if err := r.Scan(&e.JobID, &e.Seq, &at, &e.Kind, &e.Thread, &e.Step, &e.State, jsonCol{&e.Detail}); err != nil {
+				return nil, fmt.Errorf("history %q: %w", jobID, err)
+			}
+			e.At = at.t
+			out = append(out, e)
+		}
+		if err := r.Err(); err != nil {
+			return nil, fmt.Errorf("history %q: %w", jobID, err)
+		}
+		return out, nil
 	}
-	if err := r.Err(); err != nil {
-		return nil, fmt.Errorf("history %q: %w", jobID, err)
-	}
-	return out, nil
 }
 
 func (s *sqlStore) Find(ctx context.Context, entityType string, f Filter, p FindParams) ([]Job, error) {
