@@ -862,3 +862,15 @@ func (e *Engine) QueueServed(ctx context.Context, queue, root string, within tim
 	}
 	return false, nil
 }
+
+// RunDue handles every task due at the engine's clock in the calling
+// goroutine, one at a time, until none is due or max were handled (0: no
+// bound), and returns how many it handled. With a Config.Clock that the
+// caller moves to NextDue between calls, it runs instances deterministically
+// on virtual time: the flow tester (package flowtest) works this way. Do not
+// mix it with Run on the same app.
+func (e *Engine) RunDue(ctx context.Context, max int) (int, error) { return e.rt.RunDue(ctx, max) }
+
+// NextDue tells when the soonest pending task of the app becomes due (its
+// due time, or the end of its lease); false when none is pending.
+func (e *Engine) NextDue(ctx context.Context) (time.Time, bool, error) { return e.rt.NextDue(ctx) }

@@ -56,22 +56,7 @@ var (
 //	func(ctx context.Context, args json.RawMessage) (json.RawMessage, error)
 //
 // where In and Out are JSON-able. A name may be registered once.
-func (r *Registry) Register(name string, fn any) error {
-	if err := checkName(name); err != nil {
-		return err
-	}
-	f, err := adapt(name, fn)
-	if err != nil {
-		return err
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.funcs[name]; ok {
-		return fmt.Errorf("register activity %q: already registered", name)
-	}
-	r.funcs[name] = f
-	return nil
-}
+func (r *Registry) Register(name string, fn any) error { return r.put(name, fn, false) }
 
 func checkName(name string) error {
 	if name == "" {
@@ -137,6 +122,29 @@ func adapt(name string, fn any) (Func, error) {
 		}
 		return b, nil
 	}, nil
+}
+
+// Replace registers fn under name in place of what is registered there,
+// built-in activities included: tests put doubles in place of real
+// activities this way (package flowtest).
+func (r *Registry) Replace(name string, fn any) error { return r.put(name, fn, true) }
+
+// put registers fn under name; only with replace may the name be taken.
+func (r *Registry) put(name string, fn any, replace bool) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	f, err := adapt(name, fn)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.funcs[name]; ok && !replace {
+		return fmt.Errorf("register activity %q: already registered", name)
+	}
+	r.funcs[name] = f
+	return nil
 }
 
 // Lookup returns the function registered under name.

@@ -35,6 +35,13 @@ func (s *fileSchema) validate(f *dsl.File) dsl.Diagnostics {
 	if s.err != nil {
 		return dsl.Diagnostics{{Pos: f.Root.Pos(), Severity: dsl.Error, Message: fmt.Sprintf("flow schema: %v", s.err)}}
 	}
+	return ValidateFile(s.sch, f)
+}
+
+// ValidateFile reports where the YAML file f breaks sch, each problem placed
+// on the node the schema error names (on the key itself for unknown keys).
+// Flow files and flow test files are checked this way.
+func ValidateFile(sch *jsonschema.Schema, f *dsl.File) dsl.Diagnostics {
 	raw, err := f.Root.Value()
 	if err != nil {
 		return nil // reported by the compiler
@@ -47,7 +54,7 @@ func (s *fileSchema) validate(f *dsl.File) dsl.Diagnostics {
 	if err != nil {
 		return nil
 	}
-	err = s.sch.Validate(inst)
+	err = sch.Validate(inst)
 	var ve *jsonschema.ValidationError
 	if !errors.As(err, &ve) {
 		return nil

@@ -111,7 +111,7 @@ func newRootCmd() *cobra.Command {
 		newRunCmd(g), newWorkerCmd(g), newStartCmd(g), newHookCmd(g), newSignalCmd(g), newResultCmd(g),
 		newGetCmd(g), newHistoryCmd(g), newFindCmd(g), newIndexCmd(g), newCancelCmd(g), newFlowsCmd(g),
 		newMigrateCmd(g), newValidateCmd(binaryActivities()), newGraphCmd(),
-		newBenchCmd(g), newVersionCmd(), newStatusCmd(g), newPsCmd(g),
+		newBenchCmd(g), newVersionCmd(), newStatusCmd(g), newPsCmd(g), newTestCmd(),
 	)
 	// Shell completion (`memflow completion bash|zsh|fish|powershell`) of
 	// workflow names and instance ids, read from the database.

@@ -11,10 +11,12 @@ import (
 
 // Is reports whether path names a flow file: *.yaml or *.yml, not hidden
 // and not an editor's lock, autosave or backup file (".#x.yaml",
-// "#x.yaml#", "x.yaml~", ".x.yaml.swp", vim's "4913" probe).
+// "#x.yaml#", "x.yaml~", ".x.yaml.swp", vim's "4913" probe), and not a
+// flow test file (*.test.yaml, see IsTest): tests live beside the flows they
+// test without being loaded as flows.
 func Is(path string) bool {
 	base := filepath.Base(path)
-	if strings.HasPrefix(base, ".") || strings.HasPrefix(base, "#") {
+	if strings.HasPrefix(base, ".") || strings.HasPrefix(base, "#") || IsTest(path) {
 		return false
 	}
 	switch strings.ToLower(filepath.Ext(base)) {
@@ -22,6 +24,16 @@ func Is(path string) bool {
 		return true
 	}
 	return false
+}
+
+// IsTest reports whether path names a flow test file: *.test.yaml or
+// *.test.yml, not hidden (memflow test runs them).
+func IsTest(path string) bool {
+	base := strings.ToLower(filepath.Base(path))
+	if strings.HasPrefix(base, ".") || strings.HasPrefix(base, "#") {
+		return false
+	}
+	return strings.HasSuffix(base, ".test.yaml") || strings.HasSuffix(base, ".test.yml")
 }
 
 // SkipDir reports whether a folder below a listed or watched root is left

@@ -120,3 +120,20 @@ func (s *sqlStore) HistoryAfter(ctx context.Context, jobID string, after int64, 
 	return scanHistory(jobID)(s.b.pool().query(ctx, `SELECT job_id, seq, at, kind, thread, step, state, detail
 FROM history WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, jobID, after, limit))
 }
+
+// NextDue implements Store.
+func (s *sqlStore) NextDue(ctx context.Context) (time.Time, bool, error) {
+	out, err := scanTasks(s.b.pool().query(ctx, `SELECT `+taskCols+` FROM tasks
+ORDER BY CASE WHEN lease_until IS NOT NULL AND lease_until > due_at THEN lease_until ELSE due_at END, id LIMIT 1`))
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next due task: %w", err)
+	}
+	if len(out) == 0 {
+		return time.Time{}, false, nil
+	}
+	at := out[0].DueAt
+	if out[0].LeaseUntil.After(at) {
+		at = out[0].LeaseUntil
+	}
+	return at, true, nil
+}

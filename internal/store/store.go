@@ -202,6 +202,10 @@ type Store interface {
 	// JobTasks lists the pending tasks of a job (timers included), oldest
 	// due first.
 	JobTasks(ctx context.Context, jobID string) ([]Task, error)
+	// NextDue tells when the soonest task of the app becomes claimable (its
+	// due time, or its lease's end when it is leased); false when there is
+	// no task. Drivers of a virtual clock advance it to this time.
+	NextDue(ctx context.Context) (time.Time, bool, error)
 	// HistoryAfter reads a job's history rows with Seq > after, oldest
 	// first, at most limit of them (0: 1000).
 	HistoryAfter(ctx context.Context, jobID string, after int64, limit int) ([]HistoryEvent, error)
