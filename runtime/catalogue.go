@@ -19,7 +19,7 @@ import (
 // database: the version the last successful load served, or a refusal when
 // the name left the flows (retired). A name that never had an entry falls
 // back to the engine's newest installed version, then the newest stored one.
-// Instances are pinned to their version (programFor) and never consult it.
+// Instances are pinned to their version and never consult it (resolve.go).
 
 // ErrRetired marks a start of a workflow that was removed from the flows.
 // *RetiredError wraps it; errors.Is(err, ErrNotFound) holds too.
@@ -44,27 +44,6 @@ func (e *RetiredError) Unwrap() error { return ErrRetired }
 // Is makes a retired workflow also a not-found one (nothing to start).
 func (e *RetiredError) Is(target error) bool { return target == ErrNotFound }
 
-// servingProgram resolves name through the store's catalogue. ok is false
-// when the name has no entry (the caller falls back).
-func (e *Engine) servingProgram(ctx context.Context, name string) (p *program, ok bool, err error) {
-	entry, err := e.st.GetCatalogueEntry(ctx, name)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, true, fmt.Errorf("workflow %q: %w", name, err)
-	}
-	if entry.Retired {
-		re := &RetiredError{Name: name, Version: entry.Version, File: entry.File}
-		if entry.RetiredAt != nil {
-			re.At = *entry.RetiredAt
-		}
-		return nil, true, re
-	}
-	p, err = e.programFor(ctx, name, entry.Version)
-	return p, true, err
-}
-
 // SwapParams describes a catalogue swap.
 type SwapParams struct {
 	// Scope are the files and folders the catalogue was loaded from. A
@@ -87,7 +66,7 @@ type SwapParams struct {
 func (e *Engine) SwapCatalogue(ctx context.Context, cat *compiler.Catalogue, p SwapParams) ([]store.CatalogueChange, error) {
 	e.swapMu.Lock()
 	defer e.swapMu.Unlock()
-	defer e.forgetStarts() // the next starts resolve their names afresh
+	defer e.res.forgetAll() // the next starts resolve their names afresh
 	changes, err := e.swap(ctx, cat, p)
 	if err != nil {
 		if rerr := e.RecordLoadFailure(context.WithoutCancel(ctx), p.Source, []string{err.Error()}); rerr != nil {
@@ -114,12 +93,7 @@ func (e *Engine) swap(ctx context.Context, cat *compiler.Catalogue, p SwapParams
 	if err != nil {
 		return nil, fmt.Errorf("swap catalogue: %w", err)
 	}
-	e.mu.RLock()
-	mine := make(map[string]string, len(e.newest))
-	for n, pr := range e.newest {
-		mine[n] = pr.Version
-	}
-	e.mu.RUnlock()
+	mine := e.res.installed()
 	stored := map[string]store.CatalogueEntry{}
 	for _, entry := range prev {
 		stored[entry.Name] = entry
@@ -158,11 +132,7 @@ func (e *Engine) swap(ctx context.Context, cat *compiler.Catalogue, p SwapParams
 	if _, err := e.st.RecordLoad(ctx, report, serve, retire); err != nil {
 		return nil, fmt.Errorf("swap catalogue: %w", err)
 	}
-	e.mu.Lock()
-	for _, n := range retire {
-		delete(e.newest, n)
-	}
-	e.mu.Unlock()
+	e.res.retire(retire)
 	return changes, nil
 }
 
@@ -198,61 +168,3 @@ func absClean(p string) string {
 
 // Logger is the engine's logger.
 func (e *Engine) Logger() *slog.Logger { return e.log }
-
-// errStaleServing aborts a start transaction whose program is no longer the
-// one the catalogue serves; Start resolves the name again and retries.
-var errStaleServing = errors.New("the serving version changed during the start")
-
-// startProgram is the program a new start of name uses. The program this
-// engine's last start of name used is reused without reading the store (a
-// read there would be a transaction of its own on every start); the start
-// transaction confirms it with confirmServing, so a swap made by any
-// process is seen by the very next start.
-func (e *Engine) startProgram(ctx context.Context, name string) (*program, error) {
-	e.mu.RLock()
-	p := e.lastStart[name]
-	e.mu.RUnlock()
-	if p != nil {
-		return p, nil
-	}
-	p, err := e.newestProgram(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	e.lastStart[name] = p
-	e.mu.Unlock()
-	return p, nil
-}
-
-// forgetStart drops the program remembered for name's starts.
-func (e *Engine) forgetStart(name string) {
-	e.mu.Lock()
-	delete(e.lastStart, name)
-	e.mu.Unlock()
-}
-
-// forgetStarts drops every remembered start program (after a swap).
-func (e *Engine) forgetStarts() {
-	e.mu.Lock()
-	clear(e.lastStart)
-	e.mu.Unlock()
-}
-
-// confirmServing checks, inside a start's transaction, that p is still what
-// the catalogue serves for its workflow: errStaleServing if the workflow
-// was retired or another version serves now. A workflow the catalogue has
-// never served keeps the newest loaded or stored version (newestProgram).
-func (e *Engine) confirmServing(ctx context.Context, tx store.Tx, p *program) error {
-	entry, err := tx.GetCatalogueEntry(ctx, p.Name)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("workflow %q: %w", p.Name, err)
-	}
-	if entry.Retired || entry.Version != p.Version {
-		return errStaleServing
-	}
-	return nil
-}

@@ -119,7 +119,7 @@ func (e *Engine) Describe(ctx context.Context, id string) (*Status, error) {
 	}
 	// Without its program (a version no longer stored) the steps show by
 	// number; everything else still holds.
-	prog, _ := e.programFor(ctx, job.Flow, job.Version)
+	prog, _ := e.res.pinned(ctx, job.Flow, job.Version)
 	children := map[string][]string{} // thread@tick -> the children it awaits
 	for _, t := range in.Threads {
 		if t.Wait == waitChild {

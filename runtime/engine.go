@@ -36,14 +36,8 @@ type Engine struct {
 	now  func() time.Time
 	lim  Limits
 
-	mu     sync.RWMutex
-	newest map[string]*program // workflow name -> newest version loaded here
-	// lastStart is the program each workflow's last start here used; the
-	// next start reuses it and confirms it in its own transaction
-	// (catalogue.go: startProgram, confirmServing).
-	lastStart map[string]*program
-	byVer     map[string]*program // name@version -> program
-	swapMu    sync.Mutex          // serialises SwapCatalogue (catalogue.go)
+	res    *resolver  // which program runs (resolve.go)
+	swapMu sync.Mutex // serialises SwapCatalogue (catalogue.go)
 
 	running *inflight
 	ends    endHub
@@ -105,7 +99,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	return &Engine{st: cfg.Store, acts: cfg.Activities, log: cfg.Logger, now: cfg.Clock, lim: cfg.Limits,
-		newest: map[string]*program{}, lastStart: map[string]*program{}, byVer: map[string]*program{}, running: newInflight()}, nil
+		res: newResolver(cfg.Store), running: newInflight()}, nil
 }
 
 // Store is the engine's store.
@@ -166,80 +160,12 @@ func (e *Engine) Install(ctx context.Context, p *compiler.Program) error {
 			return fmt.Errorf("install %s: array index %s.%s: %w", p.Name, p.Entity, f, err)
 		}
 	}
-	e.mu.Lock()
-	e.newest[p.Name] = pr
-	e.byVer[p.Name+"@"+p.Version] = pr
-	e.mu.Unlock()
+	e.res.install(pr)
 	return nil
 }
 
 // Loaded lists the workflows installed in this engine.
-func (e *Engine) Loaded() []*compiler.Program {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	out := make([]*compiler.Program, 0, len(e.newest))
-	for _, p := range e.newest {
-		out = append(out, p.Program)
-	}
-	return out
-}
-
-// programFor returns the exact version an instance is pinned to, from the
-// engine's cache or the database.
-func (e *Engine) programFor(ctx context.Context, name, version string) (*program, error) {
-	key := name + "@" + version
-	e.mu.RLock()
-	p := e.byVer[key]
-	e.mu.RUnlock()
-	if p != nil {
-		return p, nil
-	}
-	fv, err := e.st.GetFlowVersion(ctx, name, version)
-	if err != nil {
-		return nil, fmt.Errorf("load flow %s version %s: %w", name, version, err)
-	}
-	return e.cacheVersion(fv)
-}
-
-func (e *Engine) cacheVersion(fv *store.FlowVersion) (*program, error) {
-	cp, err := compiler.DecodeProgram(fv.Program)
-	if err != nil {
-		return nil, fmt.Errorf("decode flow %s version %s: %w", fv.Name, fv.Version, err)
-	}
-	p, err := newProgram(cp)
-	if err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if old := e.byVer[fv.Name+"@"+fv.Version]; old != nil {
-		return old, nil
-	}
-	e.byVer[fv.Name+"@"+fv.Version] = p
-	return p, nil
-}
-
-// newestProgram resolves a workflow name for a new start: the newest version
-// loaded in this engine, else the newest stored in the database.
-func (e *Engine) newestProgram(ctx context.Context, name string) (*program, error) {
-	if p, ok, err := e.servingProgram(ctx, name); ok { // the store's catalogue decides (catalogue.go)
-		return p, err
-	}
-	e.mu.RLock()
-	p := e.newest[name]
-	e.mu.RUnlock()
-	if p != nil {
-		return p, nil
-	}
-	fv, err := e.st.LatestFlowVersion(ctx, name)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, fmt.Errorf("workflow %q: no version loaded or stored: %w", name, ErrNotFound)
-		}
-		return nil, fmt.Errorf("workflow %q: %w", name, err)
-	}
-	return e.cacheVersion(fv)
-}
+func (e *Engine) Loaded() []*compiler.Program { return e.res.loaded() }
 
 // StartParams names a new instance.
 type StartParams struct {
@@ -288,15 +214,12 @@ func (e *Engine) startWith(ctx context.Context, p StartParams, sig *startSignal)
 	}
 	began := time.Now()
 	var down time.Time
-	for attempt := 1; ; attempt++ {
-		id, created, err = e.start(ctx, p, sig)
-		switch {
-		case errors.Is(err, errStaleServing) && attempt < 3:
-			// Another load changed what serves since this engine last
-			// looked: resolve the name from the store again.
-			e.forgetStart(p.Workflow)
-			continue
-		case !store.IsTransient(err):
+	for {
+		err = e.res.retryStale(func() (err error) {
+			id, created, err = e.start(ctx, p, sig)
+			return err
+		})
+		if !store.IsTransient(err) {
 			return id, created, err
 		}
 		// The database failed, maybe after the commit landed: find out by
@@ -357,7 +280,7 @@ func (e *StartUncertainError) Error() string {
 func (e *StartUncertainError) Unwrap() error { return e.Err }
 
 func (e *Engine) start(ctx context.Context, p StartParams, sig *startSignal) (id string, created bool, err error) {
-	prog, err := e.startProgram(ctx, p.Workflow)
+	prog, err := e.res.forStart(ctx, p.Workflow)
 	if err != nil {
 		return "", false, err
 	}
@@ -376,7 +299,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, sig *startSignal) (id
 	if err != nil {
 		return "", false, fmt.Errorf("start %s: %w", p.Workflow, err)
 	}
-	children, err := e.childPrograms(ctx, prog)
+	children, err := e.res.children(ctx, prog)
 	if err != nil {
 		return "", false, fmt.Errorf("start %s: %w", p.Workflow, err)
 	}
@@ -390,7 +313,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, sig *startSignal) (id
 	err = e.st.InTx(ctx, func(tx store.Tx) error {
 		ended, created, committed = nil, false, nil
 		out.reset()
-		if err := e.confirmServing(ctx, tx, prog); err != nil {
+		if err := e.res.confirm(ctx, tx, prog); err != nil {
 			return err
 		}
 		x, err := e.newRun(ctx, tx, prog, id, args, raw, children, opts)
@@ -677,7 +600,7 @@ func (e *Engine) deliver(ctx context.Context, id, what string, check func(*progr
 	if job.Status != store.StatusRunning {
 		return fmt.Errorf("%s %q: workflow is %s", what, id, job.Status)
 	}
-	p, err := e.programFor(ctx, job.Flow, job.Version)
+	p, err := e.res.pinned(ctx, job.Flow, job.Version)
 	if err != nil {
 		return fmt.Errorf("%s %q: %w", what, id, err)
 	}
@@ -750,7 +673,7 @@ func (e *Engine) Cancel(ctx context.Context, id string) error {
 // runs, and stops its activities running in this process. It returns the
 // job's status afterwards: cancelled, or how it ended before.
 func (e *Engine) cancelJob(ctx context.Context, job *store.Job, reason string) (string, error) {
-	p, err := e.programFor(ctx, job.Flow, job.Version)
+	p, err := e.res.pinned(ctx, job.Flow, job.Version)
 	if err != nil {
 		return "", err
 	}

@@ -160,7 +160,7 @@ func (x *txn) sleep(t *thread, s *compiler.State, env *compiler.Env) error {
 }
 
 // childSet is what the child steps of a program may start, by workflow
-// name (Engine.childPrograms).
+// name (resolver.children).
 type childSet map[string]childProgram
 
 // childProgram is a child workflow's newest program, or why none starts.
@@ -180,10 +180,9 @@ func (x *txn) child(t *thread, s *compiler.State, env *compiler.Env) error {
 	}
 	// cp came from this engine's memory: check it still serves before
 	// starting an instance on it; if not, the whole transition runs again.
-	if err := x.e.confirmServing(x.ctx, x.tx, cp); err != nil {
+	if err := x.e.res.confirm(x.ctx, x.tx, cp); err != nil {
 		if errors.Is(err, errStaleServing) {
-			x.e.forgetStart(s.Workflow)
-			x.abort = err
+			x.abort = err // the transition runs again (resolver.retryStale)
 			return nil
 		}
 		return x.fault(err)

@@ -267,7 +267,7 @@ func (e *Engine) handle(ctx context.Context, task store.Task, cfg *WorkerConfig)
 		e.dropTask(task)
 		return
 	}
-	prog, err := withDB(e, func(ctx context.Context) (*program, error) { return e.programFor(ctx, job.Flow, job.Version) })
+	prog, err := withDB(e, func(ctx context.Context) (*program, error) { return e.res.pinned(ctx, job.Flow, job.Version) })
 	if err != nil {
 		e.retryLater(task, err)
 		return
@@ -338,39 +338,15 @@ func (e *Engine) commitTask(ctx context.Context, task store.Task, prog *program,
 }
 
 func (e *Engine) commitOnce(task store.Task, prog *program, apply func(x *txn) error) error {
-	var err error
-	for attempt := 1; attempt <= 3; attempt++ {
+	return e.res.retryStale(func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), e.lim.DBTimeout)
-		var children childSet
-		if children, err = e.childPrograms(ctx, prog); err == nil {
-			err = e.transition(ctx, &task, prog, children, apply)
-		}
-		cancel()
-		if !errors.Is(err, errStaleServing) {
-			break
-		}
-	}
-	return err
-}
-
-// childPrograms resolves the workflows prog may start as children.
-func (e *Engine) childPrograms(ctx context.Context, prog *program) (childSet, error) {
-	if len(prog.Children) == 0 {
-		return nil, nil
-	}
-	out := make(childSet, len(prog.Children))
-	for _, name := range prog.Children {
-		cp, err := e.startProgram(ctx, name) // confirmed by the child step (txn.child)
+		defer cancel()
+		children, err := e.res.children(ctx, prog)
 		if err != nil {
-			if errors.Is(err, ErrNotFound) {
-				out[name] = childProgram{err: err} // the child step fails with it
-				continue
-			}
-			return nil, err
+			return err
 		}
-		out[name] = childProgram{p: cp}
-	}
-	return out, nil
+		return e.transition(ctx, &task, prog, children, apply)
+	})
 }
 
 // transition runs apply on the locked instance and commits it together with
