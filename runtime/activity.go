@@ -120,19 +120,8 @@ func (e *Engine) runActivity(ctx context.Context, task store.Task, p payload, jo
 			err = activities.NonRetryable(fmt.Errorf("activity %s returned invalid JSON: %w", s.Activity, err))
 		}
 	}
-	apply := func(x *txn) error {
-		t, s := x.at(p.Thread, p.Tick, waitActivity)
-		if t == nil {
-			return nil
-		}
-		if err == nil {
-			x.complete(t, s, val)
-			return nil
-		}
-		x.activityFailed(t, s, p, attempt, err)
-		return nil
-	}
-	e.commitTask(ctx, task, prog, lost.Load, apply)
+	ev := event{Kind: evOutcome, P: p, Attempt: attempt, Result: val, Err: err}
+	e.commitTask(ctx, task, prog, lost.Load, func(x *txn) error { return x.on(ev) })
 }
 
 // maxAttempts is the number of attempts s's retry policy allows.

@@ -115,19 +115,30 @@ func (e *Engine) begin(ctx context.Context, tx store.Tx, p *program, id string, 
 	if job.Flow != p.Name || job.Version != p.Version {
 		return nil, fmt.Errorf("instance %q runs %s@%s, not %s@%s", id, job.Flow, job.Version, p.Name, p.Version)
 	}
+	x, err := e.resume(p, job, children)
+	if err != nil {
+		return nil, err
+	}
+	x.ctx, x.tx = ctx, tx
+	return x, nil
+}
+
+// resume decodes a stored instance into a transition in memory, touching
+// no database: the interpreter's half of begin.
+func (e *Engine) resume(p *program, job *store.Job, children childSet) (*txn, error) {
 	in, err := decodeInstance(job.State)
 	if err != nil {
-		return nil, fmt.Errorf("instance %q: %w", id, err)
+		return nil, fmt.Errorf("instance %q: %w", job.ID, err)
 	}
 	ent, err := decodeValue(job.Context)
 	if err != nil {
-		return nil, fmt.Errorf("instance %q: decode entity: %w", id, err)
+		return nil, fmt.Errorf("instance %q: decode entity: %w", job.ID, err)
 	}
 	ej := []byte(job.Context)
 	if len(ej) == 0 {
 		ej = []byte("null")
 	}
-	return &txn{e: e, ctx: ctx, tx: tx, job: job, prog: p, in: in, children: children,
+	return &txn{e: e, job: job, prog: p, in: in, children: children,
 		entity: ent, entityJSON: ej, budget: maxStepsPerTx, now: e.now()}, nil
 }
 
@@ -136,14 +147,9 @@ func (x *txn) commit() error {
 	if x.abort != nil {
 		return x.abort
 	}
-	x.checkHistory()
-	x.in.Events += len(x.events)
-	state, err := json.Marshal(x.in)
-	if err != nil {
-		return fmt.Errorf("encode instance state: %w", err)
+	if err := x.seal(); err != nil {
+		return err
 	}
-	x.job.State = state
-	x.job.Context = x.entityJSON
 	if x.fresh {
 		if err := x.tx.CreateJob(x.ctx, *x.job); errors.Is(err, store.ErrExists) {
 			return errExists
@@ -176,6 +182,20 @@ func (x *txn) commit() error {
 	if len(x.events) > 0 {
 		return x.tx.AppendHistory(x.ctx, x.events)
 	}
+	return nil
+}
+
+// seal writes the instance's new state and entity into x.job: what the
+// transition leaves behind, before anything goes to the database.
+func (x *txn) seal() error {
+	x.checkHistory()
+	x.in.Events += len(x.events)
+	state, err := json.Marshal(x.in)
+	if err != nil {
+		return fmt.Errorf("encode instance state: %w", err)
+	}
+	x.job.State = state
+	x.job.Context = x.entityJSON
 	return nil
 }
 

@@ -276,12 +276,9 @@ func (e *Engine) handle(ctx context.Context, task store.Task, cfg *WorkerConfig)
 		// Earlier claims of this task never finished: the workers handling
 		// it died or failed each time. Stop the instance instead of taking
 		// down one worker after another.
-		e.commitTask(ctx, task, prog, nil, func(x *txn) error {
-			x.endWorkflow(store.StatusFailed, nil, &stepError{Type: "InternalError", Step: x.runningStep(),
-				Message: fmt.Sprintf("%s task claimed %d times without finishing (limit %d): the workers handling it stopped or failed each time",
-					task.Kind, task.Attempts-1, e.lim.MaxTaskAttempts)})
-			return nil
-		})
+		msg := fmt.Sprintf("%s task claimed %d times without finishing (limit %d): the workers handling it stopped or failed each time",
+			task.Kind, task.Attempts-1, e.lim.MaxTaskAttempts)
+		e.commitTask(ctx, task, prog, nil, func(x *txn) error { return x.on(event{Kind: evStuck, Message: msg}) })
 		return
 	}
 	if task.Kind == taskActivity {
@@ -414,58 +411,31 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 	return err
 }
 
-// apply handles one task on the locked instance.
+// apply handles one task on the locked instance: the committer reads what
+// the event needs (for a signal, the instance's other signal tasks, taken in
+// this transaction), then the interpreter applies it (on).
 func (x *txn) apply(task *store.Task, p payload) error {
-	switch task.Kind {
-	case taskRun:
-		x.runAll()
-	case taskSignal:
-		return x.signals(*task, p)
-	case taskHook:
-		args, err := decodeValue(p.Data)
+	ev := event{Kind: task.Kind, P: p}
+	if task.Kind == taskSignal {
+		sigs, err := x.takeSignals(*task, p)
 		if err != nil {
-			return fmt.Errorf("hook %s: decode arguments: %w", p.Name, err)
+			return err
 		}
-		if _, err := x.spawnHook(p.Name, args, nil, -1); err != nil {
-			x.event("hook-failed", nil, nil, map[string]any{"hook": p.Name, "message": err.Error()})
-		}
-	case taskCancel:
-		reason := "cancelled: parent workflow ended"
-		if p.Error != "" {
-			reason = p.Error // a cancel step of another instance
-		}
-		x.cancel(reason)
-	case taskChild:
-		t, s := x.at(p.Thread, p.Tick, waitChild)
-		if t == nil {
-			return nil
-		}
-		if p.Status == store.StatusCompleted {
-			res, err := decodeValue(p.Result)
-			if err != nil {
-				return err
-			}
-			x.complete(t, s, res)
-			return nil
-		}
-		x.failStep(t, s, &stepError{Message: fmt.Sprintf("child workflow %q %s: %s", p.Child, p.Status, p.Error), Type: "ChildFailed"})
-	case taskTimer:
-		x.timer(p)
-	default:
-		return fmt.Errorf("unknown task kind %q", task.Kind)
+		ev.Signals = sigs
 	}
-	return nil
+	return x.on(ev)
 }
 
-// signals delivers task's signal together with every other signal task of
-// the instance, in the order they were sent: by the time they were
-// enqueued, then by their place in the sending transition. Signals sent to
-// one instance are thus delivered in commit order, however workers claim
-// their tasks (a claim holding one of the others finds it gone).
-func (x *txn) signals(task store.Task, p payload) error {
+// takeSignals returns task's signal together with every other signal task
+// of the instance (which it deletes), in the order they were sent: by the
+// time they were enqueued, then by their place in the sending transition.
+// Signals sent to one instance are thus delivered in commit order, however
+// workers claim their tasks (a claim holding one of the others finds it
+// gone).
+func (x *txn) takeSignals(task store.Task, p payload) ([]payload, error) {
 	others, err := x.tx.TakeTasks(x.ctx, x.job.ID, taskSignal)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	type sent struct {
 		at time.Time
@@ -486,14 +456,11 @@ func (x *txn) signals(task store.Task, p payload) error {
 		}
 		return all[i].p.Seq < all[j].p.Seq
 	})
-	for _, s := range all {
-		data, err := decodeValue(s.p.Data)
-		if err != nil {
-			return fmt.Errorf("signal %s: decode data: %w", s.p.Name, err)
-		}
-		x.deliverSignal(s.p.Name, data)
+	out := make([]payload, len(all))
+	for i, s := range all {
+		out[i] = s.p
 	}
-	return nil
+	return out, nil
 }
 
 // runningStep names the step the main thread is at, for errors that end

@@ -1,0 +1,419 @@
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/memflow/memflow/activities"
+	"github.com/memflow/memflow/compiler"
+	"github.com/memflow/memflow/internal/store"
+)
+
+// The language's semantics as tables, without a database: a machine keeps
+// one instance in memory and drives the interpreter (on, drain) with events
+// the way the committer does, sealing the state between transitions so each
+// one starts from the decoded document exactly as after a real commit.
+
+type machine struct {
+	t     *testing.T
+	e     *Engine
+	p     *program
+	job   *store.Job
+	clock time.Time
+	tasks []store.Task
+	hist  []store.HistoryEvent
+}
+
+var machineStart = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func newMachine(t *testing.T, steps string, input any) *machine {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "f.yaml")
+	src := "memflow: v1\nworkflows:\n  w:\n    entity: w\n    steps:\n" + indent(steps, "      ")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cat, ds := compiler.Load([]string{path}, compiler.Options{Activities: anyActivity{}})
+	if cat == nil {
+		t.Fatalf("flow does not load: %v\n%s", ds, src)
+	}
+	p, err := newProgram(cat.Programs["w"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &machine{t: t, p: p, clock: machineStart}
+	lim := Limits{}
+	if err := lim.defaults(); err != nil {
+		t.Fatal(err)
+	}
+	m.e = &Engine{lim: lim, now: func() time.Time { return m.clock }, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		res: newResolver(nil), running: newInflight()}
+	raw, _ := json.Marshal(input)
+	job, in, tasks, started := m.e.newJob(p, "i-1", input, raw, nil, treePos{}, jobOpts{})
+	ent, err := decodeValue(job.Context)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := &txn{e: m.e, job: job, prog: p, in: in, fresh: true, entity: ent, entityJSON: job.Context,
+		tasks: tasks, events: []store.HistoryEvent{started}, budget: maxStepsPerTx, now: job.CreatedAt}
+	x.runAll()
+	x.drain()
+	m.keep(x)
+	return m
+}
+
+// anyActivity lets flows name any activity.
+type anyActivity struct{}
+
+func (anyActivity) Has(string) bool { return true }
+func (anyActivity) Names() []string { return nil }
+
+func indent(s, pre string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = pre + l
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// keep does what commit does with x's effects, in memory.
+func (m *machine) keep(x *txn) {
+	m.t.Helper()
+	if x.abort != nil {
+		m.t.Fatalf("transition aborted: %v", x.abort)
+	}
+	if err := x.seal(); err != nil {
+		m.t.Fatal(err)
+	}
+	m.job = x.job
+	if x.ended {
+		m.tasks = nil
+		for _, t := range x.tasks {
+			if t.JobID != x.job.ID {
+				m.tasks = append(m.tasks, t)
+			}
+		}
+	} else {
+		m.tasks = append(m.tasks, x.tasks...)
+	}
+	m.hist = append(m.hist, x.events...)
+}
+
+// feed runs one transition: the event, then every runnable thread.
+func (m *machine) feed(ev event) {
+	m.t.Helper()
+	if m.job.Status != store.StatusRunning {
+		m.t.Fatalf("event %s for an instance that is %s", ev.Kind, m.job.Status)
+	}
+	x, err := m.e.resume(m.p, m.job, nil)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	if err := x.on(ev); err != nil {
+		m.t.Fatal(err)
+	}
+	x.drain()
+	m.keep(x)
+}
+
+// take removes the soonest task of kind (timer kinds as "timer:sleep").
+func (m *machine) take(kind string) (store.Task, payload) {
+	m.t.Helper()
+	sort.SliceStable(m.tasks, func(i, j int) bool { return m.tasks[i].DueAt.Before(m.tasks[j].DueAt) })
+	for i, t := range m.tasks {
+		var p payload
+		if err := json.Unmarshal(t.Payload, &p); err != nil {
+			m.t.Fatal(err)
+		}
+		if taskName(t, p) == kind {
+			m.tasks = append(m.tasks[:i], m.tasks[i+1:]...)
+			return t, p
+		}
+	}
+	m.t.Fatalf("no %s task; tasks: %v", kind, m.taskNames())
+	return store.Task{}, payload{}
+}
+
+func taskName(t store.Task, p payload) string {
+	if t.Kind == taskTimer {
+		return taskTimer + ":" + p.Timer
+	}
+	return t.Kind
+}
+
+func (m *machine) taskNames() []string {
+	var out []string
+	for _, t := range m.tasks {
+		var p payload
+		_ = json.Unmarshal(t.Payload, &p)
+		out = append(out, taskName(t, p))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// do runs one line of a case's script:
+//
+//	done JSON       the soonest activity task's attempt returns JSON
+//	last JSON       the activity task made last returns JSON
+//	fail TYPE       it fails with an error of TYPE
+//	fire KIND       the clock moves to the soonest timer of KIND, which fires
+//	signal NAME JSON
+func (m *machine) do(line string) {
+	m.t.Helper()
+	verb, rest, _ := strings.Cut(line, " ")
+	switch verb {
+	case "done", "fail", "last":
+		if verb == "last" {
+			slices.Reverse(m.tasks) // take finds the last one made first
+		}
+		t, p := m.take(taskActivity)
+		if verb == "last" {
+			slices.Reverse(m.tasks)
+		}
+		if t.DueAt.After(m.clock) {
+			m.clock = t.DueAt // a retry waits out its back-off
+		}
+		ev := event{Kind: evOutcome, P: p, Attempt: p.Attempt + 1}
+		if verb != "fail" {
+			var v any
+			if err := json.Unmarshal([]byte(rest), &v); err != nil {
+				m.t.Fatalf("%q: %v", line, err)
+			}
+			ev.Result = v
+		} else {
+			ev.Err = &activities.Error{Type: rest, Message: "it broke"}
+		}
+		m.feed(ev)
+	case "fire":
+		t, p := m.take(taskTimer + ":" + rest)
+		m.clock = t.DueAt
+		m.feed(event{Kind: taskTimer, P: p})
+	case "signal":
+		name, data, _ := strings.Cut(rest, " ")
+		m.feed(event{Kind: taskSignal, Signals: []payload{{Name: name, Data: json.RawMessage(data)}}})
+	default:
+		m.t.Fatalf("bad script line %q", line)
+	}
+}
+
+func TestSemanticsTable(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		steps  string
+		input  any
+		script []string
+		status string // want
+		entity string // want, exact JSON ("" skips)
+		result string // want, exact JSON ("" skips)
+		err    string // want: the error's type ("" none)
+		tasks  []string
+		hist   []string // kinds of history rows that must appear, in order
+		clock  time.Duration
+	}{
+		{name: "commands apply in order in one transition",
+			steps: `- set: { n: 1, tags: [a] }
+- increment: { n: 2 }
+- append: { tags: b }
+- merge: { done: true }`,
+			status: "completed", entity: `{"done":true,"n":3,"tags":["a","b"]}`},
+		{name: "an activity's output feeds the next step",
+			steps: `- id: get
+  activity: x.get
+  args: { q: "${ input.q }" }
+- merge: { got: "${ steps.get.v }" }`,
+			input: map[string]any{"q": "hi"}, script: []string{`done {"v": 7}`},
+			status: "completed", entity: `{"got":7}`},
+		{name: "before its result the instance waits with one activity task",
+			steps: "- activity: x.get", status: "running", tasks: []string{"activity"}},
+		{name: "a failed attempt is retried after its back-off, then succeeds",
+			steps: `- id: a
+  activity: x.get
+  retry: { maxAttempts: 3, initialInterval: 10m, maxInterval: 1h }
+- merge: { v: "${ steps.a }" }`,
+			script: []string{"fail Busy", "fail Busy", "done 1"},
+			status: "completed", entity: `{"v":1}`, hist: []string{"retry", "retry", "step"}, clock: 30 * time.Minute},
+		{name: "attempts used up fail the instance with the activity's type",
+			steps: `- activity: x.get
+  retry: { maxAttempts: 2, initialInterval: 1s }`,
+			script: []string{"fail Busy", "fail Busy"}, status: "failed", err: "Busy", clock: time.Second},
+		{name: "back-off is capped at maxInterval (default 1m)",
+			steps: `- activity: x.get
+  retry: { maxAttempts: 3, initialInterval: 40s }`,
+			script: []string{"fail Busy", "fail Busy", "done 1"}, status: "completed", clock: 100 * time.Second},
+		{name: "a non-retryable type fails at the first attempt",
+			steps: `- activity: x.get
+  retry: { maxAttempts: 5, nonRetryable: [Declined] }`,
+			script: []string{"fail Declined"}, status: "failed", err: "Declined"},
+		{name: "catch sees the error and the instance completes",
+			steps: `- try:
+    - activity: x.get
+      retry: { maxAttempts: 1 }
+  catch:
+    - merge: { caught: "${ error.type }" }`,
+			script: []string{"fail Broken"}, status: "completed", entity: `{"caught":"Broken"}`},
+		{name: "if takes the matching arm",
+			steps: `- if: ${ input.n > 1 }
+  then: [ { set: { arm: then } } ]
+  else: [ { set: { arm: else } } ]`,
+			input: map[string]any{"n": 2}, status: "completed", entity: `{"arm":"then"}`},
+		{name: "switch takes the first case that holds, else default",
+			steps: `- switch:
+    - when: ${ input.k == "a" }
+      steps: [ { set: { k: A } } ]
+    - default: [ { set: { k: other } } ]`,
+			input: map[string]any{"k": "z"}, status: "completed", entity: `{"k":"other"}`},
+		{name: "while runs until its condition is false",
+			steps: `- set: { i: 0 }
+- while: ${ entity.i < 3 }
+  maxIterations: 10
+  steps: [ { increment: { i: 1 } } ]`,
+			status: "completed", entity: `{"i":3}`},
+		{name: "while past maxIterations fails with MaxIterations",
+			steps: `- set: { i: 0 }
+- while: ${ true }
+  maxIterations: 2
+  steps: [ { increment: { i: 1 } } ]`,
+			status: "failed", err: "MaxIterations"},
+		{name: "a condition that is not a boolean is a TypeError",
+			steps: "- if: ${ 1 }\n  then: [ { set: { a: 1 } } ]", status: "failed", err: "TypeError"},
+		{name: "fail ends the instance with type Fail",
+			steps: `- fail: "no ${ input.what }"`, input: map[string]any{"what": "pages"}, status: "failed", err: "Fail"},
+		{name: "a sleep waits for its timer and outputs the time slept",
+			steps: `- id: nap
+  sleep: 72h
+- set: { slept: "${ steps.nap }" }`,
+			script: []string{"fire sleep"}, status: "completed", entity: `{"slept":259200000}`, clock: 72 * time.Hour},
+		{name: "a wait receives its signal's data",
+			steps: `- id: ok
+  wait: approval
+  timeout: 1h
+- set: { by: "${ steps.ok.by }" }`,
+			script: []string{`signal approval {"by":"ana"}`}, status: "completed", entity: `{"by":"ana"}`},
+		{name: "a signal sent before the wait is kept for it",
+			steps: `- id: first
+  activity: x.get
+- id: ok
+  wait: approval
+- set: { by: "${ steps.ok.by }" }`,
+			script: []string{`signal approval {"by":"bo"}`, "done 1"}, status: "completed", entity: `{"by":"bo"}`},
+		{name: "a wait times out with Timeout",
+			steps: "- wait: approval\n  timeout: 2h", script: []string{"fire wait"}, status: "failed", err: "Timeout", clock: 2 * time.Hour},
+		{name: "a timed-out wait in a try is caught",
+			steps: `- try:
+    - wait: approval
+      timeout: 2h
+  catch:
+    - set: { timedOut: "${ error.type }" }`,
+			script: []string{"fire wait"}, status: "completed", entity: `{"timedOut":"Timeout"}`, clock: 2 * time.Hour},
+		{name: "parallel branches all run before the step completes",
+			steps: `- parallel:
+    - steps: [ { id: a, activity: x.a }, { merge: { a: "${ steps.a }" } } ]
+    - steps: [ { id: b, activity: x.b }, { merge: { b: "${ steps.b }" } } ]
+- merge: { both: true }`,
+			script: []string{"done 1", "done 2"}, status: "completed", entity: `{"a":1,"b":2,"both":true}`},
+		{name: "forEach outputs its branches' outputs in item order, whatever order they end in",
+			steps: `- id: each
+  forEach: ${ [10, 20, 30] }
+  steps:
+    - id: d
+      activity: x.double
+      args: { n: "${ item }" }
+- set: { out: "${ steps.each }" }`,
+			script: []string{"last 3", "done 1", "done 2"}, status: "completed", entity: `{"out":[1,2,3]}`},
+		{name: "forEach over an empty list completes at once with []",
+			steps:  "- id: each\n  forEach: ${ [] }\n  steps: [ { activity: x.a } ]\n- set: { out: \"${ steps.each }\" }",
+			status: "completed", entity: `{"out":[]}`},
+		{name: "forEach over a non-list is a TypeError",
+			steps: "- forEach: ${ 3 }\n  steps: [ { activity: x.a } ]", status: "failed", err: "TypeError"},
+		{name: "a failed branch fails the parallel step, which an outer try catches",
+			steps: `- try:
+    - parallel:
+        - steps: [ { activity: x.a, retry: { maxAttempts: 1 } } ]
+        - steps: [ { activity: x.b } ]
+      failFast: true
+  catch:
+    - set: { caught: "${ error.type }" }`,
+			script: []string{"fail Bad"}, status: "completed", entity: `{"caught":"Bad"}`},
+		{name: "return ends the workflow with its value",
+			steps: "- return: ${ input.n * 2 }\n- set: { never: true }", input: map[string]any{"n": 21},
+			status: "completed", result: "42"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMachine(t, tc.steps, tc.input)
+			for _, line := range tc.script {
+				m.do(line)
+			}
+			if m.job.Status != tc.status {
+				t.Fatalf("status %s, want %s (error %q; history %s)", m.job.Status, tc.status, m.job.Error, m.kinds())
+			}
+			if tc.entity != "" && string(m.job.Context) != tc.entity {
+				t.Errorf("entity %s, want %s", m.job.Context, tc.entity)
+			}
+			if tc.result != "" && string(m.job.Result) != tc.result {
+				t.Errorf("result %s, want %s", m.job.Result, tc.result)
+			}
+			if got := m.errType(); got != tc.err {
+				t.Errorf("error type %q, want %q (%s)", got, tc.err, m.job.Error)
+			}
+			if got := m.taskNames(); fmt.Sprint(got) != fmt.Sprint(tc.tasks) && !(len(got) == 0 && len(tc.tasks) == 0) {
+				t.Errorf("tasks left %v, want %v", got, tc.tasks)
+			}
+			if !subsequence(tc.hist, m.kinds()) {
+				t.Errorf("history %v lacks %v in order", m.kinds(), tc.hist)
+			}
+			if got := m.clock.Sub(machineStart); got != tc.clock {
+				t.Errorf("virtual time passed %v, want %v", got, tc.clock)
+			}
+		})
+	}
+}
+
+func (m *machine) kinds() []string {
+	var out []string
+	for _, h := range m.hist {
+		out = append(out, h.Kind)
+	}
+	return out
+}
+
+// errType is the type of the error the instance failed with, read from its
+// last "failed" history row.
+func (m *machine) errType() string {
+	for i := len(m.hist) - 1; i >= 0; i-- {
+		if m.hist[i].Kind != "failed" {
+			continue
+		}
+		var d struct {
+			Error struct {
+				Type string `json:"type"`
+			} `json:"error"`
+			Type string `json:"type"`
+		}
+		_ = json.Unmarshal(m.hist[i].Detail, &d)
+		if d.Error.Type != "" {
+			return d.Error.Type
+		}
+		return d.Type
+	}
+	return ""
+}
+
+func subsequence(want, got []string) bool {
+	i := 0
+	for _, g := range got {
+		if i < len(want) && g == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
+}
