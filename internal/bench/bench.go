@@ -32,7 +32,8 @@ type Config struct {
 	Workflows int
 	// Concurrency is how many workflows are in flight; default 16. It is
 	// also the connection count of the database limit measurement and, on
-	// Postgres, of the engine's pool unless the URL sets pool_max_conns.
+	// Postgres, of the engine's pool unless the URL sets pool_max_conns;
+	// both at most maxConns.
 	Concurrency int
 	// Workers is the in-process worker's concurrency; default Concurrency.
 	Workers int
@@ -190,7 +191,7 @@ func prepare(ctx context.Context, cfg *Config) (*target, func(), error) {
 		}
 		q := u.Query()
 		if q.Get("pool_max_conns") == "" {
-			q.Set("pool_max_conns", fmt.Sprint(max(cfg.Concurrency, cfg.Workers)+2))
+			q.Set("pool_max_conns", fmt.Sprint(min(max(cfg.Concurrency, cfg.Workers), maxConns)+2))
 			u.RawQuery = q.Encode()
 			t.url = u.String()
 		}

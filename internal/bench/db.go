@@ -153,11 +153,17 @@ func (c *commitCounter) end(ctx context.Context) (int64, error) {
 	}
 }
 
+// maxConns bounds the Postgres connections a bench opens, for its engine's
+// pool and for the database limit: Postgres admits 100 clients by default,
+// and past a few per core more connections add no commits, only waiting.
+const maxConns = 64
+
 // dbLimit measures the commit rate of single-row JSON inserts into a scratch
 // table: conns connections (one on SQLite, which admits one writer at a time
 // and which memflow's store drives through one connection), each inserting
 // one row per transaction for d.
 func dbLimit(ctx context.Context, t *target, conns int, d time.Duration, progress func(Progress)) (float64, error) {
+	conns = min(conns, maxConns)
 	if t.dialect != "postgres" {
 		conns = 1
 	}
