@@ -16,6 +16,7 @@ import (
 	"github.com/memflow/memflow/activities"
 	"github.com/memflow/memflow/internal/store"
 	"github.com/memflow/memflow/runtime"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // DefaultDatabase is the embedded store used when Open gets no URL and the
@@ -53,6 +54,10 @@ type Config struct {
 	// HTTPMaxBody bounds the response body http.request reads, in bytes.
 	// Default activities.MaxHTTPResponse (1 MiB).
 	HTTPMaxBody int64
+	// Metrics, when set, receives the engine's Prometheus metrics
+	// (memflow_workflows_started_total and the rest: docs/operations.md);
+	// serve them with promhttp.HandlerFor. nil: no metrics, no cost.
+	Metrics prometheus.Registerer
 
 	// wrapStore, when set, wraps the opened store (tests inject faults).
 	wrapStore func(store.Store) store.Store
@@ -131,7 +136,8 @@ func Open(ctx context.Context, dbURL string, cfg Config) (*Engine, error) {
 	if cfg.wrapStore != nil {
 		st = cfg.wrapStore(st)
 	}
-	rt, err := runtime.New(runtime.Config{Store: st, Activities: acts, Logger: cfg.Logger, Clock: cfg.Clock, Limits: cfg.Limits})
+	rt, err := runtime.New(runtime.Config{Store: st, Activities: acts, Logger: cfg.Logger, Clock: cfg.Clock, Limits: cfg.Limits,
+		Metrics: cfg.Metrics})
 	if err != nil {
 		st.Close()
 		return nil, err

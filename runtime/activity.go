@@ -82,10 +82,12 @@ func (e *Engine) runActivity(ctx context.Context, task store.Task, p payload, jo
 	case !ok:
 		err = fmt.Errorf("activity %q is not registered on worker", s.Activity)
 	default:
+		began := time.Now()
 		out, err = e.call(ctx, fn, info, p, func(cancel context.CancelFunc) func() {
 			stopBeat = e.heartbeat(task, cfg, func() { lost.Store(true); cancel() })
 			return func() {}
 		})
+		e.met.Attempt(s.Activity, err == nil, time.Since(began))
 	}
 	if stopBeat != nil {
 		defer stopBeat() // the lease is kept until the result commits

@@ -74,6 +74,7 @@ func (e *Engine) SwapCatalogue(ctx context.Context, cat *compiler.Catalogue, p S
 		}
 		return nil, err
 	}
+	e.met.Reload(true)
 	return changes, nil
 }
 
@@ -139,6 +140,7 @@ func (e *Engine) swap(ctx context.Context, cat *compiler.Catalogue, p SwapParams
 // RecordLoadFailure reports a load that failed with errs (file:line:col:
 // message each); what serves is unchanged.
 func (e *Engine) RecordLoadFailure(ctx context.Context, source string, errs []string) error {
+	e.met.Reload(false)
 	_, err := e.st.RecordLoad(ctx, store.LoadReport{At: e.now(), OK: false, Source: source, Errors: errs}, nil, nil)
 	return err
 }

@@ -15,7 +15,9 @@ import (
 
 	"github.com/memflow/memflow/activities"
 	"github.com/memflow/memflow/compiler"
+	"github.com/memflow/memflow/internal/metrics"
 	"github.com/memflow/memflow/internal/store"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
@@ -26,6 +28,9 @@ type Config struct {
 	Logger     *slog.Logger         // default: discard
 	Clock      func() time.Time     // default: time.Now
 	Limits     Limits               // zero fields: the defaults (limits.go)
+	// Metrics, when set, receives the engine's Prometheus metrics
+	// (docs/operations.md); nil records none.
+	Metrics prometheus.Registerer
 }
 
 // Engine runs compiled programs on a store. It is safe for concurrent use.
@@ -36,8 +41,9 @@ type Engine struct {
 	now  func() time.Time
 	lim  Limits
 
-	res    *resolver  // which program runs (resolve.go)
-	swapMu sync.Mutex // serialises SwapCatalogue (catalogue.go)
+	res    *resolver        // which program runs (resolve.go)
+	met    *metrics.Metrics // nil: no metrics
+	swapMu sync.Mutex       // serialises SwapCatalogue (catalogue.go)
 
 	running *inflight
 	ends    endHub
@@ -98,9 +104,26 @@ func New(cfg Config) (*Engine, error) {
 	if err := cfg.Limits.defaults(); err != nil {
 		return nil, err
 	}
+	var met *metrics.Metrics
+	if cfg.Metrics != nil {
+		st, clock := cfg.Store, cfg.Clock
+		var err error
+		if met, err = metrics.New(cfg.Metrics, func(ctx context.Context) (map[string]int, error) {
+			return st.ReadyTasks(ctx, clock())
+		}, readyEvery); err != nil {
+			return nil, fmt.Errorf("runtime config: metrics: %w", err)
+		}
+	}
 	return &Engine{st: cfg.Store, acts: cfg.Activities, log: cfg.Logger, now: cfg.Clock, lim: cfg.Limits,
-		res: newResolver(cfg.Store), running: newInflight()}, nil
+		res: newResolver(cfg.Store), running: newInflight(), met: met}, nil
 }
+
+// readyEvery is how often the memflow_tasks_ready gauge reads the store at
+// most, however often Prometheus scrapes.
+const readyEvery = 5 * time.Second
+
+// Metrics are the engine's metrics (nil when off; every method is nil-safe).
+func (e *Engine) Metrics() *metrics.Metrics { return e.met }
 
 // Store is the engine's store.
 func (e *Engine) Store() store.Store { return e.st }
@@ -236,6 +259,7 @@ func (e *Engine) startWith(ctx context.Context, p StartParams, sig *startSignal)
 		if time.Since(began) >= e.lim.DBTimeout || ctx.Err() != nil {
 			return "", false, err // nothing was written
 		}
+		e.met.StoreRetry()
 		pause(ctx, outageDelay(time.Since(down)))
 	}
 }
@@ -280,6 +304,7 @@ func (e *StartUncertainError) Error() string {
 func (e *StartUncertainError) Unwrap() error { return e.Err }
 
 func (e *Engine) start(ctx context.Context, p StartParams, sig *startSignal) (id string, created bool, err error) {
+	began := time.Now()
 	prog, err := e.res.forStart(ctx, p.Workflow)
 	if err != nil {
 		return "", false, err
@@ -361,8 +386,12 @@ func (e *Engine) start(ctx context.Context, p StartParams, sig *startSignal) (id
 	if err != nil {
 		return "", false, fmt.Errorf("start %s %q: %w", p.Workflow, id, err)
 	}
+	if created {
+		e.met.Started(p.Workflow)
+		e.met.Transition(p.Workflow, time.Since(began))
+	}
 	if ended != nil {
-		e.ends.ended(ended)
+		e.ended(ended)
 	} else if created {
 		e.ends.startedHere(id)
 	}
@@ -692,7 +721,7 @@ func (e *Engine) cancelJob(ctx context.Context, job *store.Job, reason string) (
 		return "", err
 	}
 	if ended != nil {
-		e.ends.ended(ended)
+		e.ended(ended)
 	}
 	e.running.cancelJob(job.ID)
 	if ended != nil {

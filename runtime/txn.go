@@ -86,6 +86,9 @@ type txn struct {
 	// did is what the command step being completed did, its templated
 	// paths rendered (history detail "did"); complete takes it.
 	did string
+	// spawned are the workflows of the children this transition started
+	// (for metrics once it commits).
+	spawned []string
 }
 
 // errAborted is what a step returns after fault: the step neither fails nor
@@ -197,6 +200,12 @@ func (x *txn) seal() error {
 	x.job.State = state
 	x.job.Context = x.entityJSON
 	return nil
+}
+
+// ended tells those waiting for results, and the metrics, that job ended.
+func (e *Engine) ended(job *store.Job) {
+	e.met.Ended(job.Flow, job.Status)
+	e.ends.ended(job)
 }
 
 func (x *txn) graph(t *thread) *compiler.Graph {

@@ -291,6 +291,7 @@ func (x *txn) startChild(s *compiler.State, cp *program, id string, args any, ra
 			return cid, false, x.fault(err)
 		}
 		if created {
+			x.spawned = append(x.spawned, cp.Name)
 			return cid, true, nil
 		}
 		if id != "" || try == maxDefaultIDTries {

@@ -281,6 +281,9 @@ func (e *Engine) handle(ctx context.Context, task store.Task, cfg *WorkerConfig)
 		e.commitTask(ctx, task, prog, nil, func(x *txn) error { return x.on(event{Kind: evStuck, Message: msg}) })
 		return
 	}
+	if task.Attempts > 1 {
+		e.met.LeaseExpired() // an earlier claim of this task did not finish it
+	}
 	if task.Kind == taskActivity {
 		e.runActivity(ctx, task, p, job, prog, cfg)
 		return
@@ -329,6 +332,7 @@ func (e *Engine) commitTask(ctx context.Context, task store.Task, prog *program,
 		if down.IsZero() {
 			down = time.Now()
 		}
+		e.met.StoreRetry()
 		e.log.Warn("commit failed; trying again", "task", task.ID, "job", task.JobID, "kind", task.Kind, "err", err)
 		pause(context.WithoutCancel(ctx), outageDelay(time.Since(down)))
 	}
@@ -354,8 +358,10 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 	if task != nil {
 		jobID = task.JobID
 	}
+	began := time.Now()
 	var ended, committed *store.Job
-	var after *instance // the state committed, for cancelStopped
+	var spawned []string // workflows of the children the transition started
+	var after *instance  // the state committed, for cancelStopped
 	out := &outbox{l: &e.loc}
 	err := e.st.InTx(ctx, func(tx store.Tx) error {
 		ended, committed, after = nil, nil, nil
@@ -386,7 +392,7 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 		if x.ended {
 			ended = x.job
 		}
-		committed, after = x.job, x.in
+		committed, after, spawned = x.job, x.in, x.spawned
 		return x.save()
 	})
 	if err != nil {
@@ -402,8 +408,14 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 		// activities running here; other workers see it at their next poll.
 		e.running.cancelStopped(jobID, after)
 	}
+	if err == nil && committed != nil {
+		e.met.Transition(committed.Flow, time.Since(began))
+		for _, w := range spawned {
+			e.met.Started(w)
+		}
+	}
 	if err == nil && ended != nil {
-		e.ends.ended(ended)
+		e.ended(ended)
 		if ended.Status != store.StatusCompleted {
 			e.running.cancelJob(ended.ID)
 		}
@@ -532,6 +544,7 @@ func (e *Engine) dropTask(task store.Task) {
 // the task back.
 func (e *Engine) retryLater(task store.Task, cause error) {
 	if store.IsTransient(cause) {
+		e.met.StoreRetry()
 		e.log.Warn("task failed on the database; retrying", "task", task.ID, "job", task.JobID, "kind", task.Kind, "err", cause)
 		e.release(task, 200*time.Millisecond)
 		return

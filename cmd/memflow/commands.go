@@ -7,12 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/memflow/memflow"
 	"github.com/memflow/memflow/internal/store"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 )
 
@@ -21,12 +26,26 @@ func newWorkerCmd(g *globals) *cobra.Command {
 	var queues []string
 	var concurrency int
 	var watch bool
+	var metricsAddr string
 	cmd := &cobra.Command{
 		Use:   "worker [--flows DIR]...",
 		Short: "Load flows and work on tasks until interrupted",
 		Args:  args(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var reg *prometheus.Registry
+			if metricsAddr != "" {
+				reg = prometheus.NewRegistry()
+				reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+				g.metrics = reg
+			}
 			return g.withEngine(cmd, func(ctx context.Context, eng *memflow.Engine) error {
+				if reg != nil {
+					stop, err := serveMetrics(metricsAddr, reg, cmd.ErrOrStderr())
+					if err != nil {
+						return err
+					}
+					defer stop()
+				}
 				if watch && len(flows) == 0 {
 					return usageErr("worker: --watch needs --flows")
 				}
@@ -51,8 +70,28 @@ func newWorkerCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringSliceVar(&queues, "queue", nil, "task queues to serve (default all)")
 	cmd.Flags().IntVar(&concurrency, "concurrency", 10, "tasks in flight at once")
 	cmd.Flags().BoolVar(&watch, "watch", false, "reload flow files when they change")
+	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464)")
 	g.http.add(cmd)
 	return cmd
+}
+
+// serveMetrics serves reg at http://addr/metrics until stop is called.
+func serveMetrics(addr string, reg *prometheus.Registry, w io.Writer) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute}
+	go func() { _ = srv.Serve(ln) }()
+	fmt.Fprintf(w, "metrics at http://%s/metrics\n", ln.Addr())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
 }
 
 func queuesOrAll(q []string) any {

@@ -28,6 +28,7 @@ import (
 	"github.com/memflow/memflow/flows/demo"
 	"github.com/memflow/memflow/internal/store"
 	"github.com/memflow/memflow/runtime"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -94,6 +95,8 @@ type globals struct {
 	app string
 
 	http httpFlags // worker and run only (httpflags.go)
+	// metrics, when set, receives the engine's metrics (worker --metrics-addr).
+	metrics prometheus.Registerer
 }
 
 func newRootCmd() *cobra.Command {
@@ -221,7 +224,7 @@ func (g *globals) openWith(ctx context.Context, logw io.Writer,
 	}
 	maxBody, _ := g.http.maxBodyBytes()
 	eng, err := openFn(ctx, g.url(), memflow.Config{App: g.app, Logger: logger,
-		HTTPAllow: g.http.allow, HTTPMaxBody: maxBody})
+		HTTPAllow: g.http.allow, HTTPMaxBody: maxBody, Metrics: g.metrics})
 	if err != nil {
 		return nil, err
 	}

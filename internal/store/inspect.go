@@ -121,6 +121,29 @@ func (s *sqlStore) HistoryAfter(ctx context.Context, jobID string, after int64, 
 FROM history WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, jobID, after, limit))
 }
 
+// ReadyTasks implements Store.
+func (s *sqlStore) ReadyTasks(ctx context.Context, now time.Time) (map[string]int, error) {
+	r, err := s.b.pool().query(ctx, `SELECT queue, COUNT(*) FROM tasks
+WHERE due_at <= $1 AND (lease_until IS NULL OR lease_until < $1) GROUP BY queue`, s.d.timeArg(now))
+	if err != nil {
+		return nil, fmt.Errorf("ready tasks: %w", err)
+	}
+	defer r.Close()
+	out := map[string]int{}
+	for r.Next() {
+		var q string
+		var n int
+		if err := r.Scan(&q, &n); err != nil {
+			return nil, fmt.Errorf("ready tasks: %w", err)
+		}
+		out[q] = n
+	}
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("ready tasks: %w", err)
+	}
+	return out, nil
+}
+
 // NextDue implements Store.
 func (s *sqlStore) NextDue(ctx context.Context) (time.Time, bool, error) {
 	out, err := scanTasks(s.b.pool().query(ctx, `SELECT `+taskCols+` FROM tasks

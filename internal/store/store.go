@@ -202,6 +202,9 @@ type Store interface {
 	// JobTasks lists the pending tasks of a job (timers included), oldest
 	// due first.
 	JobTasks(ctx context.Context, jobID string) ([]Task, error)
+	// ReadyTasks counts, per queue, the tasks due at now that no worker
+	// holds (what workers could claim now).
+	ReadyTasks(ctx context.Context, now time.Time) (map[string]int, error)
 	// NextDue tells when the soonest task of the app becomes claimable (its
 	// due time, or its lease's end when it is leased); false when there is
 	// no task. Drivers of a virtual clock advance it to this time.

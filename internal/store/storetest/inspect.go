@@ -241,3 +241,35 @@ func sorted(l []string) []string {
 	sort.Strings(l)
 	return l
 }
+
+// testReadyTasks pins ReadyTasks: per queue, the tasks due now that no live
+// lease holds; a future task and a leased one are not ready.
+func testReadyTasks(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	if n, err := s.ReadyTasks(ctx, now); err != nil || len(n) != 0 {
+		t.Fatalf("ReadyTasks on an empty app = %v, %v", n, err)
+	}
+	insert(t, s, store.Job{ID: "j", Entity: "e"})
+	enqueue(t, s,
+		store.Task{JobID: "j", Queue: "a", Kind: "run", DueAt: now.Add(-time.Second)},
+		store.Task{JobID: "j", Queue: "a", Kind: "run", DueAt: now.Add(-time.Second)},
+		store.Task{JobID: "j", Queue: "b", Kind: "run", DueAt: now.Add(-time.Second)},
+		store.Task{JobID: "j", Queue: "b", Kind: "timer", DueAt: now.Add(time.Hour)},
+		store.Task{JobID: "j", Queue: "c", Kind: "run", DueAt: now.Add(-time.Second)},
+	)
+	claimed, err := s.ClaimTasks(ctx, store.ClaimParams{Queues: []string{"c"}, Limit: 1, Lease: time.Minute, Worker: "w", Now: now})
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claim c: %v, %v", claimed, err)
+	}
+	n, err := s.ReadyTasks(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(n, map[string]int{"a": 2, "b": 1}) {
+		t.Errorf("ReadyTasks = %v, want a:2 b:1 (the future timer and the leased task are not ready)", n)
+	}
+	if n, _ := s.ReadyTasks(ctx, now.Add(2*time.Hour)); !reflect.DeepEqual(n, map[string]int{"a": 2, "b": 2, "c": 1}) {
+		t.Errorf("ReadyTasks two hours on = %v, want a:2 b:2 c:1", n)
+	}
+}

@@ -46,7 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PendingSignals", testPendingSignals},
 		{"ExpiredJobs", testExpiredJobs},
 		{"ListJobs", testListJobs}, {"JobTasksAndHistoryAfter", testJobTasksAndHistoryAfter},
-		{"ClaimRoot", testClaimRoot}, {"Heartbeats", testHeartbeats},
+		{"ClaimRoot", testClaimRoot}, {"Heartbeats", testHeartbeats}, {"ReadyTasks", testReadyTasks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
