@@ -79,6 +79,7 @@ Without --db it uses a temporary SQLite file; without --app a fresh app whose sc
 	f.IntVar(&cfg.Concurrency, "concurrency", 16, "workflows in flight (and connections of the database limit)")
 	f.IntVar(&cfg.Workers, "workers", 0, "in-process worker concurrency (default: --concurrency)")
 	f.DurationVar(&cfg.LimitDuration, "limit-duration", 3*time.Second, "how long to measure the database limit (negative: skip)")
+	f.BoolVar(&cfg.Metrics, "metrics", false, "turn the engine's Prometheus metrics on (to measure their cost)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run (go tool pprof) to this file")
 	f.BoolVar(&asJSON, "json", false, "print the report as one JSON object on the last line of stdout")
 	return cmd

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/memflow/memflow/internal/store"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/memflow/memflow"
+	"github.com/memflow/memflow/internal/store"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config describes one bench run. Zero fields take the defaults.
@@ -40,6 +41,9 @@ type Config struct {
 	// LimitDuration is how long the database limit is measured; default 3s;
 	// negative skips it.
 	LimitDuration time.Duration
+	// Metrics turns the engine's Prometheus metrics on (a registry of the
+	// run's own), to measure what they cost.
+	Metrics bool
 	// Progress, if set, is called a few times per second while workflows run.
 	Progress func(Progress)
 }
@@ -222,8 +226,12 @@ type session struct {
 
 // openSession opens an engine on t with the bench flows and activities and
 // starts a worker of the given concurrency.
-func openSession(ctx context.Context, t *target, workers int) (*session, error) {
-	eng, err := memflow.Open(ctx, t.url, memflow.Config{App: t.app})
+func openSession(ctx context.Context, t *target, workers int, withMetrics bool) (*session, error) {
+	mc := memflow.Config{App: t.app}
+	if withMetrics {
+		mc.Metrics = prometheus.NewRegistry()
+	}
+	eng, err := memflow.Open(ctx, t.url, mc)
 	if err != nil {
 		return nil, fmt.Errorf("bench: open %s: %w", t.dialect, err)
 	}
@@ -265,7 +273,7 @@ func (s *session) close() {
 // their ids, start-to-result latencies, the wall time and the commits the
 // run made (-1 when unknown).
 func runWorkflows(ctx context.Context, cfg Config, t *target) ([]string, []time.Duration, time.Duration, int64, error) {
-	s, err := openSession(ctx, t, cfg.Workers)
+	s, err := openSession(ctx, t, cfg.Workers, cfg.Metrics)
 	if err != nil {
 		return nil, nil, 0, 0, err
 	}

@@ -23,7 +23,7 @@ func BenchmarkOneActivity(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer cleanup()
-			s, err := openSession(ctx, t, cfg.Workers)
+			s, err := openSession(ctx, t, cfg.Workers, false)
 			if err != nil {
 				b.Fatal(err)
 			}
