@@ -109,6 +109,7 @@ func Open(ctx context.Context, dbURL string, cfg Config) (*Engine, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	cfg.Logger = cfg.Logger.With("app", cfg.App)
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}

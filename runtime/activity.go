@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"slices"
 	"sync"
@@ -87,7 +88,9 @@ func (e *Engine) runActivity(ctx context.Context, task store.Task, p payload, jo
 			stopBeat = e.heartbeat(task, cfg, func() { lost.Store(true); cancel() })
 			return func() {}
 		})
-		e.met.Attempt(s.Activity, err == nil, time.Since(began))
+		took := time.Since(began)
+		e.met.Attempt(s.Activity, err == nil, took)
+		e.logAttempt(job, s, attempt, p.Args, out, err, took)
 	}
 	if stopBeat != nil {
 		defer stopBeat() // the lease is kept until the result commits
@@ -124,6 +127,26 @@ func (e *Engine) runActivity(ctx context.Context, task store.Task, p payload, jo
 	}
 	ev := event{Kind: evOutcome, P: p, Attempt: attempt, Result: val, Err: err}
 	e.commitTask(ctx, task, prog, lost.Load, func(x *txn) error { return x.on(ev) })
+}
+
+// logAttempt logs an activity attempt: a failed one at info, every one at
+// debug. Arguments and results are logged only at debug: they may hold
+// what users would not want in logs.
+func (e *Engine) logAttempt(job *store.Job, s *compiler.State, attempt int, args, out json.RawMessage, err error, took time.Duration) {
+	ctx := context.Background()
+	debug := e.log.Enabled(ctx, slog.LevelDebug)
+	if err == nil && !debug {
+		return
+	}
+	attrs := []any{"workflow", job.Flow, "id", job.ID, "step", s.Label, "attempt", attempt, "activity", s.Activity, "took", took}
+	if debug {
+		attrs = append(attrs, "args", string(args), "result", string(out))
+	}
+	if err != nil {
+		e.log.Info("activity attempt failed", append(attrs, "err", err)...)
+		return
+	}
+	e.log.Debug("activity attempt", attrs...)
 }
 
 // maxAttempts is the number of attempts s's retry policy allows.

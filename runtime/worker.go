@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sort"
 	"sync"
@@ -241,13 +242,13 @@ func (e *Engine) handle(ctx context.Context, task store.Task, cfg *WorkerConfig)
 		if r := recover(); r != nil {
 			// A transition that panics fails this claim; after
 			// Limits.MaxTaskAttempts claims its instance fails.
-			e.log.Error("task handling panicked", "task", task.ID, "job", task.JobID, "kind", task.Kind, "panic", r)
+			e.log.Error("task handling panicked", "task", task.ID, "id", task.JobID, "kind", task.Kind, "panic", r)
 			e.retryLater(task, fmt.Errorf("handling panicked: %v", r))
 		}
 	}()
 	var p payload
 	if err := json.Unmarshal(task.Payload, &p); err != nil {
-		e.log.Error("drop task with bad payload", "task", task.ID, "job", task.JobID, "err", err)
+		e.log.Error("drop task with bad payload", "task", task.ID, "id", task.JobID, "err", err)
 		e.dropTask(task)
 		return
 	}
@@ -333,7 +334,7 @@ func (e *Engine) commitTask(ctx context.Context, task store.Task, prog *program,
 			down = time.Now()
 		}
 		e.met.StoreRetry()
-		e.log.Warn("commit failed; trying again", "task", task.ID, "job", task.JobID, "kind", task.Kind, "err", err)
+		e.log.Warn("commit failed; trying again", "workflow", prog.Name, "id", task.JobID, "task", task.ID, "kind", task.Kind, "err", err)
 		pause(context.WithoutCancel(ctx), outageDelay(time.Since(down)))
 	}
 }
@@ -409,6 +410,10 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 		e.running.cancelStopped(jobID, after)
 	}
 	if err == nil && committed != nil {
+		if e.log.Enabled(ctx, slog.LevelDebug) {
+			e.log.Debug("transition committed", "workflow", committed.Flow, "id", committed.ID, "status", committed.Status,
+				"took", time.Since(began))
+		}
 		e.met.Transition(committed.Flow, time.Since(began))
 		for _, w := range spawned {
 			e.met.Started(w)
@@ -457,7 +462,7 @@ func (x *txn) takeSignals(task store.Task, p payload) ([]payload, error) {
 	for _, o := range others {
 		var op payload
 		if err := json.Unmarshal(o.Payload, &op); err != nil {
-			x.e.log.Error("drop signal task with bad payload", "task", o.ID, "job", o.JobID, "err", err)
+			x.e.log.Error("drop signal task with bad payload", "task", o.ID, "id", o.JobID, "err", err)
 			continue
 		}
 		all = append(all, sent{o.DueAt, op})
@@ -533,7 +538,7 @@ func (e *Engine) dropTask(task store.Task) {
 		})
 	})
 	if err != nil && !errors.Is(err, store.ErrTaskGone) {
-		e.log.Warn("drop task", "task", task.ID, "job", task.JobID, "err", err)
+		e.log.Warn("drop task", "task", task.ID, "id", task.JobID, "err", err)
 	}
 }
 
@@ -545,12 +550,12 @@ func (e *Engine) dropTask(task store.Task) {
 func (e *Engine) retryLater(task store.Task, cause error) {
 	if store.IsTransient(cause) {
 		e.met.StoreRetry()
-		e.log.Warn("task failed on the database; retrying", "task", task.ID, "job", task.JobID, "kind", task.Kind, "err", cause)
+		e.log.Warn("task failed on the database; retrying", "task", task.ID, "id", task.JobID, "kind", task.Kind, "err", cause)
 		e.release(task, 200*time.Millisecond)
 		return
 	}
 	delay := backoff(&compiler.Retry{InitialMS: 200, Coefficient: 2, MaxMS: 30000}, task.Attempts)
-	e.log.Warn("task failed; retrying", "task", task.ID, "job", task.JobID, "kind", task.Kind, "in", delay, "err", cause)
+	e.log.Warn("task failed; retrying", "task", task.ID, "id", task.JobID, "kind", task.Kind, "in", delay, "err", cause)
 	_, err := withDB(e, func(ctx context.Context) (bool, error) {
 		return false, e.st.InTx(ctx, func(tx store.Tx) error {
 			return tx.RescheduleTask(ctx, task.ID, e.now().Add(delay))

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"sort"
@@ -32,6 +33,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 		Short: "Load flows and work on tasks until interrupted",
 		Args:  args(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			g.logDefault = slog.LevelInfo
 			var reg *prometheus.Registry
 			if metricsAddr != "" {
 				reg = prometheus.NewRegistry()

@@ -97,6 +97,10 @@ type globals struct {
 	http httpFlags // worker and run only (httpflags.go)
 	// metrics, when set, receives the engine's metrics (worker --metrics-addr).
 	metrics prometheus.Registerer
+	// logFormat and logLevel shape the engine's log on stderr; logDefault
+	// is the level when --log-level is not given (info for worker, else warn).
+	logFormat, logLevel string
+	logDefault          slog.Level
 }
 
 func newRootCmd() *cobra.Command {
@@ -110,6 +114,9 @@ func newRootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(flagError)
 	root.PersistentFlags().StringVar(&g.db, "db", "", "database URL (postgres://... or sqlite:PATH); default $MEMFLOW_DATABASE_URL, $DATABASE_URL, then sqlite:.memflow/<app>.db")
 	root.PersistentFlags().StringVar(&g.app, "app", memflow.DefaultApp, "app id (Postgres schema; an SQLite file holds one app)")
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "engine log format on stderr: text or json")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "", "engine log level: debug, info, warn or error (default info for worker, warn otherwise)")
+	g.logDefault = slog.LevelWarn
 	root.AddCommand(
 		newRunCmd(g), newWorkerCmd(g), newStartCmd(g), newHookCmd(g), newSignalCmd(g), newResultCmd(g),
 		newGetCmd(g), newHistoryCmd(g), newFindCmd(g), newIndexCmd(g), newCancelCmd(g), newFlowsCmd(g),
@@ -218,7 +225,10 @@ func (g *globals) withExisting(cmd *cobra.Command, fn func(ctx context.Context, 
 
 func (g *globals) openWith(ctx context.Context, logw io.Writer,
 	openFn func(context.Context, string, memflow.Config) (*memflow.Engine, error)) (*memflow.Engine, error) {
-	logger := slog.New(slog.NewTextHandler(redactingWriter{logw}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger, err := g.logger(logw)
+	if err != nil {
+		return nil, err
+	}
 	if err := g.http.check(); err != nil {
 		return nil, err
 	}
@@ -233,6 +243,25 @@ func (g *globals) openWith(ctx context.Context, logw io.Writer,
 		return nil, err
 	}
 	return eng, nil
+}
+
+// logger is the engine's logger on w as --log-format and --log-level say,
+// with database passwords masked.
+func (g *globals) logger(w io.Writer) (*slog.Logger, error) {
+	level := g.logDefault
+	if g.logLevel != "" {
+		if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
+			return nil, usageErr("--log-level %q: use debug, info, warn or error", g.logLevel)
+		}
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch g.logFormat {
+	case "text", "":
+		return slog.New(slog.NewTextHandler(redactingWriter{w}, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(redactingWriter{w}, opts)), nil
+	}
+	return nil, usageErr("--log-format %q: use text or json", g.logFormat)
 }
 
 // withEngine runs fn with an open engine and closes it.
