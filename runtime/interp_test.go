@@ -35,10 +35,12 @@ type machine struct {
 
 var machineStart = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func newMachine(t *testing.T, steps string, input any) *machine {
+// newMachine starts workflow w of a file whose w runs steps; extra is
+// YAML appended to the file (hooks:, or more keys of w indented by 4).
+func newMachine(t *testing.T, steps, extra string, input any) *machine {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "f.yaml")
-	src := "memflow: v1\nworkflows:\n  w:\n    entity: w\n    steps:\n" + indent(steps, "      ")
+	src := "memflow: v1\nworkflows:\n  w:\n    entity: w\n    steps:\n" + indent(steps, "      ") + extra
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -210,6 +212,7 @@ func TestSemanticsTable(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		steps  string
+		extra  string // YAML after the steps: keys of w (4 spaces) or hooks:
 		input  any
 		script []string
 		status string // want
@@ -344,12 +347,46 @@ func TestSemanticsTable(t *testing.T) {
   catch:
     - set: { caught: "${ error.type }" }`,
 			script: []string{"fail Bad"}, status: "completed", entity: `{"caught":"Bad"}`},
+		{name: "an awaited hook's result is the step's output; it changes the same entity",
+			steps: `- id: h
+  hook: double
+  args: { n: 4 }
+- merge: { out: "${ steps.h }" }`,
+			extra: `hooks:
+  double:
+    steps:
+      - merge: { seen: "${ input.n }" }
+    result: ${ input.n * 2 }
+`,
+			status: "completed", entity: `{"out":8,"seen":4}`},
+		{name: "a hook started without await runs on, and the instance waits for it before it completes",
+			steps: `- hook: slow
+  await: false
+- merge: { main: done }`,
+			extra: `hooks:
+  slow:
+    steps:
+      - id: a
+        activity: x.a
+      - merge: { hook: done }
+`,
+			script: []string{"done 1"}, status: "completed", entity: `{"hook":"done","main":"done"}`},
+		{name: "a failed awaited hook fails its step",
+			steps:  "- hook: bad",
+			extra:  "hooks:\n  bad:\n    steps:\n      - fail: nope\n",
+			status: "failed", err: "Fail"},
+		{name: "a workflow timeout fails the instance with Timeout, uncatchable",
+			steps: `- try:
+    - wait: never
+  catch:
+    - set: { caught: true }`,
+			extra: "    timeout: 5h\n", script: []string{"fire workflow"}, status: "failed", err: "Timeout", clock: 5 * time.Hour},
 		{name: "return ends the workflow with its value",
 			steps: "- return: ${ input.n * 2 }\n- set: { never: true }", input: map[string]any{"n": 21},
 			status: "completed", result: "42"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := newMachine(t, tc.steps, tc.input)
+			m := newMachine(t, tc.steps, tc.extra, tc.input)
 			for _, line := range tc.script {
 				m.do(line)
 			}
