@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/memflow/memflow/internal/store"
 )
@@ -66,5 +67,33 @@ func TestSQLiteGroupCommitKeepsEachTransactionAtomic(t *testing.T) {
 	tasks, err := s.ClaimTasks(ctx, store.ClaimParams{Queues: []string{"gq"}, Limit: 100, Lease: 60e9, Worker: "w"})
 	if err != nil || len(tasks) != n-2*n/10 {
 		t.Errorf("claimed %d tasks, %v; want %d (none of the failed transactions')", len(tasks), err, n-2*n/10)
+	}
+}
+
+// A transaction function that panics while alone in its group leaves the
+// one SQLite connection free: the next transaction runs (it used to wait
+// forever for the connection the unfinished transaction held).
+func TestSQLiteLonePanicFreesTheConnection(t *testing.T) {
+	s := openSQLite(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := s.InTx(ctx, func(tx store.Tx) error {
+		if _, err := tx.InsertJob(ctx, store.Job{ID: "p", Entity: "e", Flow: "f", Version: "v", TaskQueue: "q"}); err != nil {
+			return err
+		}
+		panic("a transition went wrong")
+	})
+	if err == nil {
+		t.Fatal("a panicking transaction function returned no error")
+	}
+	err = s.InTx(ctx, func(tx store.Tx) error {
+		_, err := tx.InsertJob(ctx, store.Job{ID: "next", Entity: "e", Flow: "f", Version: "v", TaskQueue: "q"})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("the transaction after a panic: %v", err)
+	}
+	if _, err := s.GetJob(ctx, "p"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the panicking transaction's job: %v, want it absent", err)
 	}
 }

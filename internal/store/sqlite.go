@@ -220,8 +220,10 @@ func runTx(ctx context.Context, db interface {
 	if err != nil {
 		return err
 	}
+	// Rolled back however fn ends, a panic included: SQLite has one
+	// connection, and a transaction left open would hold it forever.
+	defer func() { _ = tx.Rollback() }() // after Commit: sql.ErrTxDone, ignored
 	if err := fn(sqliteTxQuerier{tx: tx, stmts: stmts}); err != nil {
-		_ = tx.Rollback()
 		return err
 	}
 	return tx.Commit()
