@@ -25,6 +25,14 @@ workflows:
         activity: test.flaky
         args: { key: "${ input.key }" }
         retry: { maxAttempts: 3, initialInterval: 10ms }
+  parent:
+    entity: parent
+    steps:
+      - workflow: kid
+  kid:
+    entity: kid
+    steps:
+      - set: { done: true }
   parked:
     entity: parked
     taskQueue: nobody
@@ -35,7 +43,8 @@ workflows:
 // Known work moves the counters by exactly what it did: three instances
 // whose activity fails once and then succeeds, two instances parked on a
 // queue no worker serves. The numbers are read the way Prometheus reads
-// them: over HTTP, in the text format.
+// them: over HTTP, in the text format. A child started by a step counts as
+// a start of its workflow.
 func TestMetricsCountKnownWork(t *testing.T) {
 	eachStore(t, func(t *testing.T, d db) {
 		reg := prometheus.NewRegistry()
@@ -64,6 +73,7 @@ func TestMetricsCountKnownWork(t *testing.T) {
 		for i := range 3 {
 			ids = append(ids, start(t, eng, "paid", map[string]any{"key": fmt.Sprint("k", i)}))
 		}
+		ids = append(ids, start(t, eng, "parent", nil))
 		for _, id := range ids {
 			if _, err := eng.Result(ctx, id); err != nil {
 				t.Fatal(err)
@@ -74,13 +84,21 @@ func TestMetricsCountKnownWork(t *testing.T) {
 			`memflow_workflows_started_total{workflow="paid"}`:                       3,
 			`memflow_workflows_started_total{workflow="parked"}`:                     2,
 			`memflow_workflows_ended_total{status="completed",workflow="paid"}`:      3,
+			`memflow_workflows_started_total{workflow="parent"}`:                     1,
+			`memflow_workflows_started_total{workflow="kid"}`:                        1,
+			`memflow_workflows_ended_total{status="completed",workflow="kid"}`:       1,
+			`memflow_workflows_ended_total{status="completed",workflow="parent"}`:    1,
 			`memflow_activity_attempts_total{activity="test.flaky",outcome="error"}`: 3,
 			`memflow_activity_attempts_total{activity="test.flaky",outcome="ok"}`:    3,
 			`memflow_activity_seconds_count{activity="test.flaky"}`:                  6,
 			// per paid instance: its start, the failed attempt, the result
 			`memflow_transitions_total{workflow="paid"}`:   9,
 			`memflow_transitions_total{workflow="parked"}`: 2,
-			`memflow_transition_seconds_count`:             11,
+			// the parent's start (which creates the child) and the child's
+			// end reaching it; the child's one run
+			`memflow_transitions_total{workflow="parent"}`: 2,
+			`memflow_transitions_total{workflow="kid"}`:    1,
+			`memflow_transition_seconds_count`:             14,
 			`memflow_reloads_total{result="ok"}`:           1,
 			`memflow_lease_expired_total`:                  0,
 			`memflow_store_retries_total`:                  0,

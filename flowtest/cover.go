@@ -114,15 +114,7 @@ func (c *Coverage) Unreached() []string {
 			out = append(out, at{p, s})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].pos.File != out[j].pos.File {
-			return out[i].pos.File < out[j].pos.File
-		}
-		if out[i].pos.Line != out[j].pos.Line {
-			return out[i].pos.Line < out[j].pos.Line
-		}
-		return out[i].pos.Col < out[j].pos.Col
-	})
+	sort.Slice(out, func(i, j int) bool { return out[i].pos.Before(out[j].pos) })
 	lines := make([]string, len(out))
 	for i, u := range out {
 		name := u.s.ID

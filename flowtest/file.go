@@ -1,10 +1,10 @@
 package flowtest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -100,36 +100,11 @@ var testSchema = sync.OnceValues(func() (*jsonschema.Schema, error) { return com
 func IsTestFile(path string) bool { return flowfile.IsTest(path) }
 
 // FindFiles lists the test files at paths (files, or folders searched
-// recursively, hidden folders skipped), sorted.
+// recursively, hidden folders skipped), sorted. A path that cannot be read
+// is an error.
 func FindFiles(paths []string) ([]string, error) {
-	var out []string
-	for _, p := range paths {
-		st, err := os.Stat(p)
-		if err != nil {
-			return nil, err
-		}
-		if !st.IsDir() {
-			out = append(out, p)
-			continue
-		}
-		err = filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() && path != p && flowfile.SkipDir(path) {
-				return filepath.SkipDir
-			}
-			if !d.IsDir() && IsTestFile(path) {
-				out = append(out, path)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	sort.Strings(out)
-	return out, nil
+	files, errs := flowfile.ListTests(paths)
+	return files, errors.Join(errs...)
 }
 
 // LoadFile reads and checks a test file. Problems come back as

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/memflow/memflow"
-	"github.com/memflow/memflow/activities"
 	"github.com/memflow/memflow/flowtest"
 )
 
@@ -18,6 +17,18 @@ func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// orderHarness is a harness over testdata/order.yaml, closed when the test
+// ends.
+func orderHarness(t *testing.T) *flowtest.Harness {
+	t.Helper()
+	h, err := flowtest.New(ctxT(t), flowtest.Options{}, "testdata/order.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
 }
 
 func runFile(t *testing.T, path string, opts flowtest.RunOptions) map[string]flowtest.CaseResult {
@@ -150,11 +161,7 @@ testdata/order.yaml:41: step append never ran`
 // results, entities and calls.
 func TestHarness(t *testing.T) {
 	ctx := ctxT(t)
-	h, err := flowtest.New(ctx, flowtest.Options{}, "testdata/order.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := orderHarness(t)
 	if err := h.Mock("payments.charge", flowtest.Returns(map[string]any{"chargeId": "c"})); err != nil {
 		t.Fatal(err)
 	}
@@ -212,11 +219,7 @@ func TestHarness(t *testing.T) {
 // Advance stops the clock: a timer due later stays pending.
 func TestHarnessAdvance(t *testing.T) {
 	ctx := ctxT(t)
-	h, err := flowtest.New(ctx, flowtest.Options{}, "testdata/order.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := orderHarness(t)
 	h.Mock("payments.charge", flowtest.Sequence(flowtest.Fails("Gateway", "down"), flowtest.Returns(map[string]any{"chargeId": "c"})))
 	id, err := h.Engine().Start(ctx, "order", map[string]any{"orderId": "o", "amount": 1})
 	if err != nil {
@@ -250,7 +253,6 @@ func TestHarnessFlowError(t *testing.T) {
 	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "pass.test.yaml") {
 		t.Fatalf("err %v, want a FlowError", err)
 	}
-	_ = activities.ErrorType
 }
 
 // BenchmarkTimeSkipping runs a case that waits almost 7 days for a signal

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -57,6 +58,7 @@ type Options struct {
 type Harness struct {
 	eng     *memflow.Engine
 	catalog *compiler.Catalogue
+	acts    []string // the activities the flows call, all stood in for
 	dir     string
 	ownDir  bool
 
@@ -81,7 +83,7 @@ func New(ctx context.Context, opts Options, paths ...string) (*Harness, error) {
 }
 
 func open(ctx context.Context, opts Options, cat *compiler.Catalogue, paths []string) (*Harness, error) {
-	h := &Harness{catalog: cat, mocks: map[string]MockFunc{}, now: opts.Clock, dir: opts.Dir}
+	h := &Harness{catalog: cat, acts: activityNames(cat), mocks: map[string]MockFunc{}, now: opts.Clock, dir: opts.Dir}
 	if h.now.IsZero() {
 		h.now = DefaultClock
 	}
@@ -98,7 +100,7 @@ func open(ctx context.Context, opts Options, cat *compiler.Catalogue, paths []st
 		return nil, err
 	}
 	h.eng = eng
-	for _, name := range activityNames(cat) {
+	for _, name := range h.acts {
 		if err := eng.Activities().Replace(name, h.stand(name)); err != nil {
 			h.Close()
 			return nil, err
@@ -189,8 +191,8 @@ func (h *Harness) stand(name string) func(ctx context.Context, args json.RawMess
 // Mock makes fn answer every later call of activity name (replacing an
 // earlier mock). The flows must call name.
 func (h *Harness) Mock(name string, fn MockFunc) error {
-	if !h.eng.Activities().Has(name) || !contains(activityNames(h.catalog), name) {
-		return fmt.Errorf("mock %s: no loaded flow calls this activity (it calls: %v)", name, activityNames(h.catalog))
+	if !slices.Contains(h.acts, name) {
+		return fmt.Errorf("mock %s: no loaded flow calls this activity (it calls: %v)", name, h.acts)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -222,15 +224,6 @@ func Sequence(fns ...MockFunc) MockFunc {
 		mu.Unlock()
 		return fns[i](ctx, args)
 	}
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Engine is the engine under test: read results, entities, status and

@@ -52,11 +52,11 @@ func match(want, got any, subset bool, path []string) []mismatch {
 		for _, k := range sortedKeys(w) {
 			gv, present := g[k]
 			if !present {
+				what := show(w[k])
 				if wm, ok := w[k].(map[string]any); ok && wm["$any"] != nil && len(wm) == 1 {
-					out = append(out, mismatch{path: with(path, k), want: w[k], why: "want a value, got nothing (no such key)"})
-					continue
+					what = "a value"
 				}
-				out = append(out, mismatch{path: with(path, k), want: w[k], why: fmt.Sprintf("want %s, got nothing (no such key)", show(w[k]))})
+				out = append(out, mismatch{path: with(path, k), want: w[k], why: "want " + what + ", got nothing (no such key)"})
 				continue
 			}
 			out = append(out, match(w[k], gv, subset, with(path, k))...)

@@ -334,9 +334,10 @@ func (e *Engine) start(ctx context.Context, p StartParams, sig *startSignal) (id
 	// memory first; the instance is then inserted as they left it.
 	var ended *store.Job
 	var committed *store.Job
+	var spawned []string // workflows of the children the first steps started
 	out := &outbox{l: &e.loc}
 	err = e.st.InTx(ctx, func(tx store.Tx) error {
-		ended, created, committed = nil, false, nil
+		ended, created, committed, spawned = nil, false, nil, nil
 		out.reset()
 		if err := e.res.confirm(ctx, tx, prog); err != nil {
 			return err
@@ -364,7 +365,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, sig *startSignal) (id
 		if err := x.save(); err != nil {
 			return err
 		}
-		created, committed = true, x.job
+		created, committed, spawned = true, x.job, x.spawned
 		return nil
 	})
 	if err != nil {
@@ -388,7 +389,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, sig *startSignal) (id
 	}
 	if created {
 		e.met.Started(p.Workflow)
-		e.met.Transition(p.Workflow, time.Since(began))
+		e.committed(committed, spawned, began)
 	}
 	if ended != nil {
 		e.ended(ended)

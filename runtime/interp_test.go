@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -98,15 +97,9 @@ func (m *machine) keep(x *txn) {
 	}
 	m.job = x.job
 	if x.ended {
-		m.tasks = nil
-		for _, t := range x.tasks {
-			if t.JobID != x.job.ID {
-				m.tasks = append(m.tasks, t)
-			}
-		}
-	} else {
-		m.tasks = append(m.tasks, x.tasks...)
+		m.tasks = nil // the committer deletes the ended instance's tasks
 	}
+	m.tasks = append(m.tasks, x.tasks...)
 	m.hist = append(m.hist, x.events...)
 }
 
@@ -127,19 +120,26 @@ func (m *machine) feed(ev event) {
 	m.keep(x)
 }
 
-// take removes the soonest task of kind (timer kinds as "timer:sleep").
-func (m *machine) take(kind string) (store.Task, payload) {
+// take removes the soonest task of kind (timer kinds as "timer:sleep"),
+// the first made among those due together, or with last the last made.
+func (m *machine) take(kind string, last bool) (store.Task, payload) {
 	m.t.Helper()
 	sort.SliceStable(m.tasks, func(i, j int) bool { return m.tasks[i].DueAt.Before(m.tasks[j].DueAt) })
+	found := -1
+	var fp payload
 	for i, t := range m.tasks {
 		var p payload
 		if err := json.Unmarshal(t.Payload, &p); err != nil {
 			m.t.Fatal(err)
 		}
-		if taskName(t, p) == kind {
-			m.tasks = append(m.tasks[:i], m.tasks[i+1:]...)
-			return t, p
+		if taskName(t, p) == kind && (found < 0 || last && t.DueAt.Equal(m.tasks[found].DueAt)) {
+			found, fp = i, p
 		}
+	}
+	if found >= 0 {
+		t := m.tasks[found]
+		m.tasks = append(m.tasks[:found], m.tasks[found+1:]...)
+		return t, fp
 	}
 	m.t.Fatalf("no %s task; tasks: %v", kind, m.taskNames())
 	return store.Task{}, payload{}
@@ -175,13 +175,7 @@ func (m *machine) do(line string) {
 	verb, rest, _ := strings.Cut(line, " ")
 	switch verb {
 	case "done", "fail", "last":
-		if verb == "last" {
-			slices.Reverse(m.tasks) // take finds the last one made first
-		}
-		t, p := m.take(taskActivity)
-		if verb == "last" {
-			slices.Reverse(m.tasks)
-		}
+		t, p := m.take(taskActivity, verb == "last")
 		if t.DueAt.After(m.clock) {
 			m.clock = t.DueAt // a retry waits out its back-off
 		}
@@ -197,7 +191,7 @@ func (m *machine) do(line string) {
 		}
 		m.feed(ev)
 	case "fire":
-		t, p := m.take(taskTimer + ":" + rest)
+		t, p := m.take(taskTimer+":"+rest, false)
 		m.clock = t.DueAt
 		m.feed(event{Kind: taskTimer, P: p})
 	case "signal":

@@ -162,19 +162,10 @@ func (x *txn) commit() error {
 	} else if err := x.tx.UpdateJob(x.ctx, x.job); err != nil {
 		return err
 	}
-	if x.ended {
-		if !x.fresh {
-			if err := x.tx.DeleteJobTasks(x.ctx, x.job.ID); err != nil {
-				return err
-			}
+	if x.ended && !x.fresh {
+		if err := x.tx.DeleteJobTasks(x.ctx, x.job.ID); err != nil {
+			return err
 		}
-		kept := x.tasks[:0]
-		for _, t := range x.tasks {
-			if t.JobID != x.job.ID {
-				kept = append(kept, t)
-			}
-		}
-		x.tasks = kept
 	}
 	if len(x.tasks) > 0 {
 		x.out.lease(x.tasks, x.now, x.job)
@@ -188,10 +179,20 @@ func (x *txn) commit() error {
 	return nil
 }
 
-// seal writes the instance's new state and entity into x.job: what the
-// transition leaves behind, before anything goes to the database.
+// seal writes the instance's new state and entity into x.job and drops the
+// tasks an ended instance made for itself: what the transition leaves
+// behind, before anything goes to the database.
 func (x *txn) seal() error {
 	x.checkHistory()
+	if x.ended {
+		kept := x.tasks[:0]
+		for _, t := range x.tasks {
+			if t.JobID != x.job.ID {
+				kept = append(kept, t)
+			}
+		}
+		x.tasks = kept
+	}
 	x.in.Events += len(x.events)
 	state, err := json.Marshal(x.in)
 	if err != nil {

@@ -410,14 +410,7 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 		e.running.cancelStopped(jobID, after)
 	}
 	if err == nil && committed != nil {
-		if e.log.Enabled(ctx, slog.LevelDebug) {
-			e.log.Debug("transition committed", "workflow", committed.Flow, "id", committed.ID, "status", committed.Status,
-				"took", time.Since(began))
-		}
-		e.met.Transition(committed.Flow, time.Since(began))
-		for _, w := range spawned {
-			e.met.Started(w)
-		}
+		e.committed(committed, spawned, began)
 	}
 	if err == nil && ended != nil {
 		e.ended(ended)
@@ -426,6 +419,19 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 		}
 	}
 	return err
+}
+
+// committed logs and counts a committed transition of job, begun at began,
+// and the children it started (spawned: their workflows).
+func (e *Engine) committed(job *store.Job, spawned []string, began time.Time) {
+	took := time.Since(began)
+	if e.log.Enabled(context.Background(), slog.LevelDebug) {
+		e.log.Debug("transition committed", "workflow", job.Flow, "id", job.ID, "status", job.Status, "took", took)
+	}
+	e.met.Transition(job.Flow, took)
+	for _, w := range spawned {
+		e.met.Started(w)
+	}
 }
 
 // apply handles one task on the locked instance: the committer reads what

@@ -58,12 +58,19 @@ func TestDatabasePasswordNeverPrinted(t *testing.T) {
 	}
 }
 
-// What the engine logs on the CLI's stderr is masked too.
+// What the engine logs on the CLI's stderr is masked too, in both
+// --log-format text and json.
 func TestEngineLogHidesPasswords(t *testing.T) {
-	var buf bytes.Buffer
-	logger := slog.New(slog.NewTextHandler(redactingWriter{&buf}, nil))
-	logger.Warn("claim failed", "err", errors.New("dial postgres://u:L0gS3cret@h/db?sslpassword=L0gS3cret2 failed"))
-	if got := buf.String(); strings.Contains(got, "L0gS3cret") || !strings.Contains(got, "postgres://u:xxxxx@h/db") {
-		t.Errorf("log line %q", got)
+	for _, format := range []string{"text", "json"} {
+		var buf bytes.Buffer
+		g := &globals{logFormat: format, logDefault: slog.LevelWarn}
+		logger, err := g.logger(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logger.Warn("claim failed", "err", errors.New("dial postgres://u:L0gS3cret@h/db?sslpassword=L0gS3cret2 failed"))
+		if got := buf.String(); strings.Contains(got, "L0gS3cret") || !strings.Contains(got, "postgres://u:xxxxx@h/db") {
+			t.Errorf("%s log line %q", format, got)
+		}
 	}
 }

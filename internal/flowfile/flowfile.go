@@ -16,7 +16,7 @@ import (
 // test without being loaded as flows.
 func Is(path string) bool {
 	base := filepath.Base(path)
-	if strings.HasPrefix(base, ".") || strings.HasPrefix(base, "#") || IsTest(path) {
+	if hidden(base) || IsTest(path) {
 		return false
 	}
 	switch strings.ToLower(filepath.Ext(base)) {
@@ -30,11 +30,12 @@ func Is(path string) bool {
 // *.test.yml, not hidden (memflow test runs them).
 func IsTest(path string) bool {
 	base := strings.ToLower(filepath.Base(path))
-	if strings.HasPrefix(base, ".") || strings.HasPrefix(base, "#") {
-		return false
-	}
-	return strings.HasSuffix(base, ".test.yaml") || strings.HasSuffix(base, ".test.yml")
+	return !hidden(base) && (strings.HasSuffix(base, ".test.yaml") || strings.HasSuffix(base, ".test.yml"))
 }
+
+// hidden reports whether a file's base name marks it hidden or an editor's
+// lock or autosave file.
+func hidden(base string) bool { return strings.HasPrefix(base, ".") || strings.HasPrefix(base, "#") }
 
 // SkipDir reports whether a folder below a listed or watched root is left
 // out: hidden folders such as .git.
@@ -55,7 +56,13 @@ func (e *ReadError) Unwrap() error { return e.Err }
 // listed as given; a folder is walked recursively (hidden folders
 // skipped). A path that cannot be read is a *ReadError naming it; the files
 // found elsewhere are still returned.
-func List(paths []string) ([]string, []error) {
+func List(paths []string) ([]string, []error) { return list(paths, Is) }
+
+// ListTests is List for flow test files (IsTest).
+func ListTests(paths []string) ([]string, []error) { return list(paths, IsTest) }
+
+// list lists the files of paths that keep accepts, as List describes.
+func list(paths []string, keep func(string) bool) ([]string, []error) {
 	var out []string
 	var errs []error
 	seen := map[string]bool{}
@@ -86,7 +93,7 @@ func List(paths []string) ([]string, []error) {
 				}
 				return nil
 			}
-			if Is(path) {
+			if keep(path) {
 				add(path)
 			}
 			return nil

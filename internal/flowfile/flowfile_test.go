@@ -52,3 +52,20 @@ func write(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// Test files live beside flows: List leaves them out and ListTests lists
+// only them, with the same walk (hidden folders skipped).
+func TestListTests(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"a.yaml", "a.test.yaml", "sub/b.test.yml", ".git/c.test.yaml", ".x.test.yaml"} {
+		write(t, filepath.Join(dir, f), "x")
+	}
+	tests, errs := ListTests([]string{dir})
+	want := []string{filepath.Join(dir, "a.test.yaml"), filepath.Join(dir, "sub/b.test.yml")}
+	if len(errs) != 0 || !reflect.DeepEqual(tests, want) {
+		t.Errorf("ListTests = %v, %v\nwant %v", tests, errs, want)
+	}
+	if flows, _ := List([]string{dir}); !reflect.DeepEqual(flows, []string{filepath.Join(dir, "a.yaml")}) {
+		t.Errorf("List = %v, want only a.yaml", flows)
+	}
+}
