@@ -1,6 +1,7 @@
 package memflow
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/memflow/memflow/activities"
+	"github.com/memflow/memflow/compiler"
 	"github.com/memflow/memflow/internal/store"
 	"github.com/memflow/memflow/runtime"
 	"github.com/prometheus/client_golang/prometheus"
@@ -398,6 +400,19 @@ func (e *Engine) Entity(ctx context.Context, id string) (json.RawMessage, error)
 	return in.Entity, nil
 }
 
+// EntityAt returns instance id's entity as it was right after its history
+// row seq committed (Event.Seq): entity time travel. Each transition that
+// changes the entity stores the JSON patch it made, in its own transaction;
+// EntityAt replays them. A seq beyond the history is ErrNotFound; an
+// instance that started before patches were stored gives ErrNoTimeTravel.
+func (e *Engine) EntityAt(ctx context.Context, id string, seq int64) (json.RawMessage, error) {
+	return e.rt.EntityAt(ctx, id, seq)
+}
+
+// ErrNoTimeTravel is EntityAt's error for an instance that started before
+// this version of memflow recorded entity changes.
+var ErrNoTimeTravel = runtime.ErrNoTimeTravel
+
 // noInstanceError is Get's error for an id no instance has; it matches
 // ErrNotFound.
 type noInstanceError struct{ id string }
@@ -614,6 +629,38 @@ func NotExists(path string) Condition { return Condition{Path: path, Op: "!exist
 // literally: Like(p, EscapeLike(s)+"%") is Prefix(p, s).
 func EscapeLike(s string) string { return store.EscapeLike(s) }
 
+// ParseWhere reads Find's conditions from JSON: an object of path: value
+// equalities, {"status": "done"}, or a list of {path, op, value}. Numbers
+// stay exact (json.Number).
+func ParseWhere(b []byte) ([]Condition, error) {
+	if !json.Valid(b) {
+		var v any
+		return nil, fmt.Errorf("where must be a JSON object or list of {path, op, value}: %v", json.Unmarshal(b, &v))
+	}
+	decode := func(v any) error {
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber()
+		return d.Decode(v)
+	}
+	var list []Condition
+	if err := decode(&list); err == nil {
+		return list, nil
+	}
+	var m map[string]any
+	if err := decode(&m); err != nil {
+		return nil, fmt.Errorf("where must be a JSON object or list of {path, op, value}: %v", err)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		list = append(list, Where(k, m[k]))
+	}
+	return list, nil
+}
+
 // FindOptions sorts and pages Find.
 type FindOptions struct {
 	Limit  int // default 100 (0), at most 10000; negative is an error
@@ -792,9 +839,11 @@ func (e *Engine) Status(ctx context.Context, id string) (*Status, error) {
 
 // ListOptions selects and pages List.
 type ListOptions struct {
-	Workflow string // "" any
-	Status   string // Status* constant; "" any
-	Limit    int    // default 100 (0); at most 10000
+	Workflow   string // "" any
+	Status     string // Status* constant; "" any
+	EntityType string // "" any
+	IDPrefix   string // ids starting with this text; "" any
+	Limit      int    // default 100 (0); at most 10000
 	// After is the cursor List returned for the previous page ("" the
 	// first page).
 	After string
@@ -809,7 +858,7 @@ func (e *Engine) List(ctx context.Context, opts ListOptions) ([]*Instance, strin
 	default:
 		return nil, "", fmt.Errorf("list instances: status %q is not one of running, completed, failed, cancelled", opts.Status)
 	}
-	p := store.ListParams{Flow: opts.Workflow, Status: opts.Status, Limit: opts.Limit}
+	p := store.ListParams{Flow: opts.Workflow, Status: opts.Status, Entity: opts.EntityType, IDPrefix: opts.IDPrefix, Limit: opts.Limit}
 	if opts.After != "" {
 		c, err := store.ParseCursor(opts.After)
 		if err != nil {
@@ -834,6 +883,40 @@ func (e *Engine) List(ctx context.Context, opts ListOptions) ([]*Instance, strin
 		next = store.CursorOf(jobs[len(jobs)-1]).String()
 	}
 	return out, next, nil
+}
+
+// Ping checks that the database answers and holds the app.
+func (e *Engine) Ping(ctx context.Context) error { return e.st.Ping(ctx) }
+
+// Counts counts instances by status (running, completed, failed,
+// cancelled), of one workflow or of all (""). Statuses no instance has are
+// absent.
+func (e *Engine) Counts(ctx context.Context, workflow string) (map[string]int, error) {
+	return e.st.CountJobs(ctx, workflow)
+}
+
+// Program reads the compiled program of workflow name at version (""
+// the version new starts use): its graph, its hooks' graphs and its input
+// schema, as stored when the flow loaded.
+func (e *Engine) Program(ctx context.Context, name, version string) (*compiler.Program, error) {
+	if version == "" {
+		c, err := e.st.GetCatalogueEntry(ctx, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("no workflow %q: %w", name, ErrNotFound)
+		}
+		if err != nil {
+			return nil, err
+		}
+		version = c.Version
+	}
+	v, err := e.st.GetFlowVersion(ctx, name, version)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("no version %q of workflow %q: %w", version, name, ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return compiler.DecodeProgram(v.Program)
 }
 
 // HistoryPage is the most rows one HistoryAfter call returns.

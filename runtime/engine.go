@@ -500,7 +500,8 @@ func (e *Engine) newJob(p *program, id string, args any, raw []byte, parent *par
 			now.Add(time.Duration(p.Workflow.TimeoutMS)*time.Millisecond)))
 	}
 	started := store.HistoryEvent{JobID: id, At: now, Kind: "started",
-		Detail: mustJSON(map[string]any{"workflow": p.Name, "version": p.Version, "input": args})}
+		Detail: mustJSON(map[string]any{"workflow": p.Name, "version": p.Version, "input": args}),
+		Patch:  wholePatch(doc)}
 	return job, in, tasks, started
 }
 

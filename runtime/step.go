@@ -228,9 +228,17 @@ func (x *txn) commands(t *thread, s *compiler.State, env *compiler.Env) error {
 			return typed("SchemaError", "%s: entity %s no longer matches its schema: %s", s.Pos, x.job.Entity, schemaProblems("entity", err))
 		}
 	}
+	patch, err := entityPatch(x.entityJSON, b)
+	if err != nil {
+		return err
+	}
 	x.entity, x.entityJSON = ent, b
 	x.did = rendered(x.prog.descs[s], s.Commands, cmds)
+	n := len(x.events)
 	x.complete(t, s, commandOutput(ent, cmds))
+	if n < len(x.events) {
+		x.events[n].Patch = patch // the step's row: what it changed
+	}
 	return nil
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
@@ -515,33 +513,11 @@ func parseWhere(cmd *cobra.Command, s string) ([]memflow.Condition, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !json.Valid(b) {
-		var v any
-		return nil, usageErr("--where must be a JSON object or list of {path, op, value}: %v", json.Unmarshal(b, &v))
+	conds, err := memflow.ParseWhere(b)
+	if err != nil {
+		return nil, usageErr("--%v", err)
 	}
-	// Numbers stay json.Number, so a whole number compares exactly.
-	decode := func(v any) error {
-		d := json.NewDecoder(bytes.NewReader(b))
-		d.UseNumber()
-		return d.Decode(v)
-	}
-	var list []memflow.Condition
-	if err := decode(&list); err == nil {
-		return list, nil
-	}
-	var m map[string]any
-	if err := decode(&m); err != nil {
-		return nil, usageErr("--where must be a JSON object or list of {path, op, value}: %v", err)
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		list = append(list, memflow.Where(k, m[k]))
-	}
-	return list, nil
+	return conds, nil
 }
 
 func newIndexCmd(g *globals) *cobra.Command {

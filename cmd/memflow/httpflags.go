@@ -30,10 +30,13 @@ func (h *httpFlags) check() error {
 	return err
 }
 
-// maxBodyBytes parses --http-max-body: "", a number of bytes, or a number
+// maxBodyBytes parses --http-max-body.
+func (h *httpFlags) maxBodyBytes() (int64, error) { return parseSize("http-max-body", h.maxBody) }
+
+// parseSize parses a size flag: "" (0), a number of bytes, or a number
 // with a KiB, MiB or GiB suffix.
-func (h *httpFlags) maxBodyBytes() (int64, error) {
-	s := strings.TrimSpace(h.maxBody)
+func parseSize(flag, value string) (int64, error) {
+	s := strings.TrimSpace(value)
 	if s == "" {
 		return 0, nil
 	}
@@ -49,7 +52,7 @@ func (h *httpFlags) maxBodyBytes() (int64, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n <= 0 || n > (1<<62)/mult {
-		return 0, usageErr("--http-max-body %q: want a positive size such as 1048576, 512KiB or 4MiB", h.maxBody)
+		return 0, usageErr("--%s %q: want a positive size such as 1048576, 512KiB or 4MiB", flag, value)
 	}
 	return n * mult, nil
 }

@@ -121,7 +121,7 @@ func newRootCmd() *cobra.Command {
 		newRunCmd(g), newWorkerCmd(g), newStartCmd(g), newHookCmd(g), newSignalCmd(g), newResultCmd(g),
 		newGetCmd(g), newHistoryCmd(g), newFindCmd(g), newIndexCmd(g), newCancelCmd(g), newFlowsCmd(g),
 		newMigrateCmd(g), newValidateCmd(binaryActivities()), newGraphCmd(),
-		newBenchCmd(g), newVersionCmd(), newStatusCmd(g), newPsCmd(g), newTestCmd(),
+		newBenchCmd(g), newVersionCmd(), newStatusCmd(g), newPsCmd(g), newTestCmd(), newServeCmd(g),
 	)
 	// Shell completion (`memflow completion bash|zsh|fish|powershell`) of
 	// workflow names and instance ids, read from the database.

@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Read-only views for people inspecting instances: listing them without an
@@ -15,10 +17,12 @@ import (
 // first by (CreatedAt, ID), each page starting after the last job of the
 // previous one, so a page costs the same however deep it is.
 type ListParams struct {
-	Flow   string  // workflow name; "" any
-	Status string  // Status* constant; "" any
-	Limit  int     // 0: 100; at most MaxListLimit; negative is an error
-	After  *Cursor // nil: from the newest
+	Flow     string  // workflow name; "" any
+	Status   string  // Status* constant; "" any
+	Entity   string  // entity type; "" any
+	IDPrefix string  // ids that start with this text; "" any
+	Limit    int     // 0: 100; at most MaxListLimit; negative is an error
+	After    *Cursor // nil: from the newest
 }
 
 // MaxListLimit bounds one page of ListJobs.
@@ -75,6 +79,13 @@ func (s *sqlStore) ListJobs(ctx context.Context, p ListParams) ([]Job, error) {
 	if p.Status != "" {
 		conds = append(conds, "status = "+arg(p.Status))
 	}
+	if p.Entity != "" {
+		conds = append(conds, "entity = "+arg(p.Entity))
+	}
+	if p.IDPrefix != "" {
+		n := arg(utf8.RuneCountInString(p.IDPrefix))
+		conds = append(conds, "substr(id, 1, "+n+") = "+arg(p.IDPrefix))
+	}
 	if p.After != nil {
 		t := arg(s.d.timeArg(p.After.CreatedAt))
 		id := arg(p.After.ID)
@@ -121,6 +132,36 @@ func (s *sqlStore) HistoryAfter(ctx context.Context, jobID string, after int64, 
 FROM history WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, jobID, after, limit))
 }
 
+func (s *sqlStore) EntityPatches(ctx context.Context, jobID string, seq int64) ([]json.RawMessage, int64, error) {
+	fail := func(err error) ([]json.RawMessage, int64, error) {
+		return nil, 0, fmt.Errorf("entity patches of %q: %w", jobID, err)
+	}
+	var last int64
+	if err := s.b.pool().queryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM history WHERE job_id = $1`, jobID).Scan(&last); err != nil {
+		return fail(err)
+	}
+	r, err := s.b.pool().query(ctx, `SELECT seq, patch FROM history
+WHERE job_id = $1 AND seq <= $2 AND (seq = 1 OR patch IS NOT NULL) ORDER BY seq`, jobID, seq)
+	if err != nil {
+		return fail(err)
+	}
+	defer r.Close()
+	var out []json.RawMessage
+	for r.Next() {
+		var n int64
+		var p json.RawMessage
+		if err := r.Scan(&n, jsonCol{&p}); err != nil {
+			return fail(err)
+		}
+		out = append(out, p) // nil: the first row, written before patches were kept
+
+	}
+	if err := r.Err(); err != nil {
+		return fail(err)
+	}
+	return out, last, nil
+}
+
 // ReadyTasks implements Store.
 func (s *sqlStore) ReadyTasks(ctx context.Context, now time.Time) (map[string]int, error) {
 	r, err := s.b.pool().query(ctx, `SELECT queue, COUNT(*) FROM tasks
@@ -159,4 +200,52 @@ ORDER BY CASE WHEN lease_until IS NOT NULL AND lease_until > due_at THEN lease_u
 		at = out[0].LeaseUntil
 	}
 	return at, true, nil
+}
+
+// CountJobs counts instances by status ("running", "completed", ...),
+// of workflow flow ("" every workflow). Statuses no instance has are
+// absent.
+func (s *sqlStore) CountJobs(ctx context.Context, flow string) (map[string]int, error) {
+	q := `SELECT COALESCE(status, ''), COUNT(*) FROM jobs`
+	var args []any
+	if flow != "" {
+		q += ` WHERE flow = $1`
+		args = append(args, flow)
+	}
+	r, err := s.b.pool().query(ctx, q+` GROUP BY 1`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("count instances: %w", err)
+	}
+	defer r.Close()
+	out := map[string]int{}
+	for r.Next() {
+		var st string
+		var n int
+		if err := r.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("count instances: %w", err)
+		}
+		if st == "" {
+			st = StatusRunning
+		}
+		out[st] += n
+	}
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("count instances: %w", err)
+	}
+	return out, nil
+}
+
+// Ping reads one row: the database answers and the app's tables exist.
+func (s *sqlStore) Ping(ctx context.Context) error {
+	r, err := s.b.pool().query(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM jobs LIMIT 1) AS one`)
+	if err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	defer r.Close()
+	for r.Next() {
+	}
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
 }

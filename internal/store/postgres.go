@@ -118,7 +118,7 @@ func (b *pgBackend) claimOnce(ctx context.Context, prelude, q string, args []any
 func pgAppendHistory(ctx context.Context, q querier, events []HistoryEvent) error {
 	n := len(events)
 	jobs, kinds, threads, steps := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	ats, states, details := make([]time.Time, n), make([]int32, n), make([]*string, n)
+	ats, states, details, patches := make([]time.Time, n), make([]int32, n), make([]*string, n), make([]*string, n)
 	for i, e := range events {
 		jobs[i], kinds[i], threads[i], steps[i] = e.JobID, e.Kind, e.Thread, e.Step
 		ats[i], states[i] = e.At.UTC(), int32(e.State)
@@ -126,13 +126,17 @@ func pgAppendHistory(ctx context.Context, q querier, events []HistoryEvent) erro
 			d := string(e.Detail)
 			details[i] = &d
 		}
+		if e.Patch != nil {
+			p := string(e.Patch)
+			patches[i] = &p
+		}
 	}
-	return q.later(ctx, "append history", nil, `INSERT INTO history (job_id, seq, at, kind, thread, step, state, detail)
+	return q.later(ctx, "append history", nil, `INSERT INTO history (job_id, seq, at, kind, thread, step, state, detail, patch)
 SELECT e.job_id, COALESCE((SELECT MAX(h.seq) FROM history h WHERE h.job_id = e.job_id), 0)
        + row_number() OVER (PARTITION BY e.job_id ORDER BY e.ord),
-       e.at, e.kind, e.thread, e.step, e.state, e.detail::jsonb
-FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[])
-     WITH ORDINALITY AS e(job_id, at, kind, thread, step, state, detail, ord)`, jobs, ats, kinds, threads, steps, states, details)
+       e.at, e.kind, e.thread, e.step, e.state, e.detail::jsonb, e.patch::jsonb
+FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[])
+     WITH ORDINALITY AS e(job_id, at, kind, thread, step, state, detail, patch, ord)`, jobs, ats, kinds, threads, steps, states, details, patches)
 }
 
 // notifyEvery is the shortest interval between two NOTIFY transactions.

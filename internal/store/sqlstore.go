@@ -726,6 +726,9 @@ func (t *sqlTx) AppendHistory(ctx context.Context, events []HistoryEvent) error 
 		if err := checkJSON("detail", e.Detail); err != nil {
 			return fmt.Errorf("append history for job %q: %w", e.JobID, err)
 		}
+		if err := checkJSON("patch", e.Patch); err != nil {
+			return fmt.Errorf("append history for job %q: %w", e.JobID, err)
+		}
 		if e.At.IsZero() {
 			e.At = t.s.now()
 		}
@@ -735,9 +738,9 @@ func (t *sqlTx) AppendHistory(ctx context.Context, events []HistoryEvent) error 
 	}
 	for i := range events {
 		e := &events[i]
-		err := t.q.queryRow(ctx, `INSERT INTO history (job_id, seq, at, kind, thread, step, state, detail)
-VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM history WHERE job_id = $1), $2, $3, $4, $5, $6, $7)
-RETURNING seq`, e.JobID, d.timeArg(e.At), e.Kind, e.Thread, e.Step, e.State, d.jsonArg(e.Detail)).Scan(&e.Seq)
+		err := t.q.queryRow(ctx, `INSERT INTO history (job_id, seq, at, kind, thread, step, state, detail, patch)
+VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM history WHERE job_id = $1), $2, $3, $4, $5, $6, $7, $8)
+RETURNING seq`, e.JobID, d.timeArg(e.At), e.Kind, e.Thread, e.Step, e.State, d.jsonArg(e.Detail), d.jsonArg(e.Patch)).Scan(&e.Seq)
 		if err != nil {
 			return fmt.Errorf("append history for job %q: %w", e.JobID, err)
 		}

@@ -102,6 +102,10 @@ type HistoryEvent struct {
 	Step   string          // step id or state label
 	State  int             // state number
 	Detail json.RawMessage // output, error, ...
+	// Patch is the JSON patch (RFC 6902) the row's transition made to the
+	// entity, on the transition's first row only; nil when it changed
+	// nothing. Written, not read back by History (EntityPatches reads it).
+	Patch json.RawMessage
 }
 
 // FlowVersion is a compiled flow stored in the database so any worker can
@@ -199,6 +203,10 @@ type Store interface {
 	ListTree(ctx context.Context, id, status string) ([]Job, error)
 	// ListJobs lists instances newest first (keyset pages, inspect.go).
 	ListJobs(ctx context.Context, p ListParams) ([]Job, error)
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// CountJobs counts instances by status, of one workflow or all ("").
+	CountJobs(ctx context.Context, flow string) (map[string]int, error)
 	// JobTasks lists the pending tasks of a job (timers included), oldest
 	// due first.
 	JobTasks(ctx context.Context, jobID string) ([]Task, error)
@@ -212,6 +220,9 @@ type Store interface {
 	// HistoryAfter reads a job's history rows with Seq > after, oldest
 	// first, at most limit of them (0: 1000).
 	HistoryAfter(ctx context.Context, jobID string, after int64, limit int) ([]HistoryEvent, error)
+	// EntityPatches reads the entity patches of a job's history rows up to
+	// seq, oldest first, and the job's last seq.
+	EntityPatches(ctx context.Context, jobID string, seq int64) (patches []json.RawMessage, last int64, err error)
 	// RecentWorkers lists the workers whose last claim was at or after
 	// since (workers.go); each claim records one at most every
 	// HeartbeatEvery.

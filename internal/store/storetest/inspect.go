@@ -57,6 +57,24 @@ func testListJobs(t *testing.T, s store.Store) {
 	list(store.ListParams{Status: store.StatusRunning}, "b2", "a3", "a1")
 	list(store.ListParams{Flow: "beta", Status: store.StatusCompleted}, "b1")
 	list(store.ListParams{Flow: "gamma"})
+	list(store.ListParams{Entity: "e", Flow: "beta"}, "b2", "b1")
+	list(store.ListParams{Entity: "other"})
+	list(store.ListParams{IDPrefix: "a"}, "a4", "a3", "a2", "a1")
+	list(store.ListParams{IDPrefix: "b1", Status: store.StatusCompleted}, "b1")
+	list(store.ListParams{IDPrefix: "%"}) // a prefix is text, not a pattern
+	for flow, want := range map[string]map[string]int{
+		"":      {store.StatusRunning: 3, store.StatusCompleted: 2, store.StatusFailed: 1},
+		"alpha": {store.StatusRunning: 2, store.StatusCompleted: 1, store.StatusFailed: 1},
+		"gamma": {},
+	} {
+		got, err := s.CountJobs(ctx, flow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("CountJobs(%q) = %v, want %v", flow, got, want)
+		}
+	}
 
 	// Pages of 2, through the cursor's text form as the CLI passes it.
 	var got []string
