@@ -89,10 +89,11 @@ everything and changes nothing.`,
 				if err != nil {
 					return fmt.Errorf("serve: %w", err)
 				}
+				handler := server.New(eng, server.Options{Token: token, ReadToken: readToken, MaxBody: limit,
+					FlowPaths: flows, AllowEdit: allowEdit, Activities: eng.Activities(), Logger: logger,
+					Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})})
 				srv := &http.Server{
-					Handler: server.New(eng, server.Options{Token: token, ReadToken: readToken, MaxBody: limit,
-						FlowPaths: flows, AllowEdit: allowEdit, Activities: eng.Activities(), Logger: logger,
-						Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})}),
+					Handler:           handler,
 					ReadHeaderTimeout: 5 * time.Second,
 					ReadTimeout:       30 * time.Second,
 					WriteTimeout:      90 * time.Second, // event streams move their own deadline on
@@ -121,6 +122,7 @@ everything and changes nothing.`,
 				}
 				shut, cancelShut := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancelShut()
+				handler.Close() // event streams end; Shutdown then waits only for short requests
 				srv.Shutdown(shut)
 				cancel()
 				<-workerDone

@@ -24,8 +24,9 @@ type placed struct {
 // SVG writes the picture as a standalone SVG document laid out in layers:
 // each graph is a column of rows, a node's row its distance from the
 // graph's start, graphs side by side. Every node is a <g class="node
-// shape-SHAPE" data-step="LABEL"> so a page can mark the steps an instance
-// took (data-step is the state's label, as history rows name it), and
+// shape-SHAPE" data-graph="workflow NAME|hook NAME" data-step="LABEL"> so a
+// page can mark the steps an instance took (data-step is the state's label,
+// as history rows name it), and
 // carries its full text as a <title>. Colours come from CSS classes and
 // currentColor, so the page's stylesheet themes it.
 func (p *Picture) SVG(w io.Writer) error {
@@ -52,7 +53,7 @@ func (p *Picture) SVG(w io.Writer) error {
 		x0 += cw + clusterGap
 	}
 	width := max(x0-clusterGap, nodeW) + 2*gapX
-	height += gapY
+	height += 8
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="flow-graph" viewBox="%d 0 %d %d" width="%d" height="%d" font-family="system-ui, sans-serif" font-size="12">`+"\n",
 		-gapX, int(width), int(height), int(width), int(height))
@@ -106,7 +107,7 @@ func (p *Picture) SVG(w io.Writer) error {
 	for _, c := range p.clusters {
 		for _, n := range c.nodes {
 			q := pos[n.id]
-			fmt.Fprintf(&b, `<g class="node shape-%s" id="%s" data-step="%s">`, n.shape, n.id, html.EscapeString(n.step))
+			fmt.Fprintf(&b, `<g class="node shape-%s" id="%s" data-graph="%s" data-step="%s">`, n.shape, n.id, html.EscapeString(c.title), html.EscapeString(n.step))
 			fmt.Fprintf(&b, `<title>%s</title>`, html.EscapeString(n.label))
 			x, y := q.x-nodeW/2, q.y-nodeH/2
 			switch n.shape {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/memflow/memflow"
@@ -56,7 +57,14 @@ type Server struct {
 	eng  *memflow.Engine
 	opts Options
 	mux  *http.ServeMux
+	// closing ends the event streams (Close).
+	closing   chan struct{}
+	closeOnce sync.Once
 }
+
+// Close ends the open event streams, so that an http.Server's Shutdown
+// does not wait for them. The server answers nothing else afterwards.
+func (s *Server) Close() { s.closeOnce.Do(func() { close(s.closing) }) }
 
 // New returns a server over eng.
 func New(eng *memflow.Engine, opts Options) *Server {
@@ -69,7 +77,7 @@ func New(eng *memflow.Engine, opts Options) *Server {
 	if opts.Poll <= 0 {
 		opts.Poll = 400 * time.Millisecond
 	}
-	s := &Server{eng: eng, opts: opts, mux: http.NewServeMux()}
+	s := &Server{eng: eng, opts: opts, mux: http.NewServeMux(), closing: make(chan struct{})}
 	s.routes()
 	return s
 }

@@ -97,8 +97,9 @@ func newFixture(t *testing.T, url, app string, opts Options) *fixture {
 	if opts.Poll == 0 {
 		opts.Poll = 50 * time.Millisecond
 	}
-	srv := httptest.NewServer(New(eng, opts))
-	t.Cleanup(func() { srv.Close(); stop(); <-done })
+	h := New(eng, opts)
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() { h.Close(); srv.Close(); stop(); <-done })
 	return &fixture{t: t, eng: eng, srv: srv, dir: dir, api: openAPIValidator(t)}
 }
 

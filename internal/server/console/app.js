@@ -259,6 +259,7 @@ async function instancesPage() {
   const pager = h("div", { class: "pager" });
   let cursors = [""]; // the cursor of each page shown so far
   let page = 0;
+  let shown = ""; // what the table shows, to redraw only on change
 
   const setFilter = (k, v) => {
     filter[k] = v;
@@ -281,6 +282,9 @@ async function instancesPage() {
     if (cursors[page]) p.set("cursor", cursors[page]);
     try {
       const [{ data }, { data: c }] = await Promise.all([api("GET", "instances?" + p), api("GET", "counts" + (filter.workflow ? "?workflow=" + enc(filter.workflow) : ""))]);
+      const key = JSON.stringify([data, c, filter, page]);
+      if (key === shown) return; // nothing changed: keep the rows (and what the pointer is on)
+      shown = key;
       counts.replaceChildren(...["running", "completed", "failed", "cancelled"].map((s) =>
         h("div", { class: "count" + (filter.status === s ? " on" : ""), onclick: () => setFilter("status", filter.status === s ? "" : s) },
           h("b", {}, c[s]), badge(s))));
@@ -381,13 +385,13 @@ async function instancePage(id) {
   function drawHead() {
     head.replaceChildren(h("h1", {}, id, " ", badge(inst.status)),
       h("div", { class: "sub" }, link("/flows/" + enc(inst.workflow), inst.workflow), ` · version ${inst.version.slice(0, 8)} · entity type ${inst.entityType} · started ${when(inst.createdAt)}`));
-    summary.replaceChildren(
+    summary.replaceChildren(...[
       h("div", {}, "Status"), h("div", {}, badge(inst.status)),
       h("div", {}, "Input"), h("div", {}, jsonView(inst.input === undefined ? null : inst.input)),
       inst.status === "completed" ? [h("div", {}, "Result"), h("div", {}, jsonView(inst.result))] : [],
       inst.error ? [h("div", {}, "Error"), h("div", { style: "color:var(--bad)" }, inst.error)] : [],
       h("div", {}, "Updated"), h("div", {}, when(inst.updatedAt)),
-      inst.completedAt ? [h("div", {}, "Ended"), h("div", {}, when(inst.completedAt))] : []);
+      inst.completedAt ? [h("div", {}, "Ended"), h("div", {}, when(inst.completedAt))] : []].flat());
     entityBox.replaceChildren(jsonView(inst.entity));
     actions.querySelectorAll("button").forEach((b) => { b.disabled = inst.status !== "running"; });
   }
@@ -399,18 +403,21 @@ async function instancePage(id) {
 
   async function markGraph() {
     if (!flow) return;
-    const taken = new Set(rows.map((r) => r.step).filter(Boolean));
+    // A node is its graph and its step: hooks number their steps too.
+    const where = (hook, step) => (hook ? "hook " + hook : "workflow " + inst.workflow) + "\n" + step;
+    const taken = new Set(rows.filter((r) => r.step).map((r) => where((r.detail || {}).hook, r.step)));
     let current = new Set();
     if (inst.status === "running") {
       try {
         const { data: st } = await api("GET", "instances/" + enc(id) + "/status");
-        current = new Set((st.threads || []).map((t) => t.step));
+        current = new Set((st.threads || []).filter((t) => t.step).map((t) => where(t.hook, t.step)));
       } catch (e) { /* the picture stays as it was */ }
     }
     graph.querySelectorAll("g.node").forEach((g) => {
       const s = g.getAttribute("data-step");
-      g.classList.toggle("visited", !!s && taken.has(s));
-      g.classList.toggle("current", !!s && current.has(s));
+      const k = g.getAttribute("data-graph") + "\n" + s;
+      g.classList.toggle("visited", !!s && taken.has(k));
+      g.classList.toggle("current", !!s && current.has(k));
     });
   }
 
