@@ -208,7 +208,7 @@ func (x *txn) commands(t *thread, s *compiler.State, env *compiler.Env) error {
 	if err != nil {
 		return err
 	}
-	doc, err = store.ApplyCommands(doc, cmds)
+	doc, ops, err := store.ApplyCommandsPatch(doc, cmds)
 	if err != nil {
 		return typed("CommandError", "%s: %v", s.Pos, err)
 	}
@@ -228,9 +228,11 @@ func (x *txn) commands(t *thread, s *compiler.State, env *compiler.Env) error {
 			return typed("SchemaError", "%s: entity %s no longer matches its schema: %s", s.Pos, x.job.Entity, schemaProblems("entity", err))
 		}
 	}
-	patch, err := entityPatch(x.entityJSON, b)
-	if err != nil {
-		return err
+	var patch json.RawMessage
+	if len(ops) > 0 {
+		if patch, err = json.Marshal(ops); err != nil {
+			return err
+		}
 	}
 	x.entity, x.entityJSON = ent, b
 	x.did = rendered(x.prog.descs[s], s.Commands, cmds)

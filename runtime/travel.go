@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,46 +8,18 @@ import (
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	"github.com/memflow/memflow/internal/store"
-	"github.com/wI2L/jsondiff"
 )
 
 // Entity time travel: the "started" history row stores the first entity as
 // a JSON patch (RFC 6902) from null, and each command step's row the patch
-// it made (the entity is changed by command steps only), in the
+// it made (the entity is changed by command steps only; the store derives
+// the patch from the commands, so it costs what the change costs), in the
 // transition's own transaction. The entity right after row N is the patches
 // of rows 1..N applied in order.
-
-// entityPatch is the patch from before to after; nil when they are equal.
-// Numbers are compared and written as written (no float rounding).
-func entityPatch(before, after []byte) (json.RawMessage, error) {
-	if len(before) == 0 {
-		before = []byte("null")
-	}
-	if len(after) == 0 {
-		after = []byte("null")
-	}
-	if bytes.Equal(before, after) {
-		return nil, nil
-	}
-	p, err := jsondiff.CompareJSON(before, after, jsondiff.UnmarshalFunc(decodeNumbers))
-	if err != nil {
-		return nil, fmt.Errorf("entity patch: %w", err)
-	}
-	if len(p) == 0 {
-		return nil, nil
-	}
-	return json.Marshal(p)
-}
 
 // wholePatch is the patch from null to doc.
 func wholePatch(doc json.RawMessage) json.RawMessage {
 	return mustJSON([]map[string]any{{"op": "add", "path": "", "value": doc}})
-}
-
-func decodeNumbers(b []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	return d.Decode(v)
 }
 
 // ErrNoTimeTravel is EntityAt's error for an instance whose first history
@@ -82,23 +53,47 @@ func (e *Engine) EntityAt(ctx context.Context, id string, seq int64) (json.RawMe
 	return doc, nil
 }
 
-// applyPatch applies one stored patch. An operation on the whole document
-// (path "") replaces it; json-patch applies the rest.
+// applyPatch applies one stored patch: operations on the whole document
+// (path "") replace it, json-patch applies the others.
 func applyPatch(doc []byte, p json.RawMessage) ([]byte, error) {
-	var ops []struct {
-		Op    string          `json:"op"`
-		Path  string          `json:"path"`
-		Value json.RawMessage `json:"value"`
-	}
+	var ops []json.RawMessage
 	if err := json.Unmarshal(p, &ops); err != nil {
 		return nil, fmt.Errorf("stored patch: %w", err)
 	}
-	if len(ops) == 1 && ops[0].Path == "" && (ops[0].Op == "add" || ops[0].Op == "replace") {
-		return ops[0].Value, nil
+	var run []json.RawMessage
+	flush := func() error {
+		if len(run) == 0 {
+			return nil
+		}
+		b, _ := json.Marshal(run)
+		run = run[:0]
+		patch, err := jsonpatch.DecodePatch(b)
+		if err != nil {
+			return fmt.Errorf("stored patch: %w", err)
+		}
+		doc, err = patch.Apply(doc)
+		return err
 	}
-	patch, err := jsonpatch.DecodePatch(p)
-	if err != nil {
-		return nil, fmt.Errorf("stored patch: %w", err)
+	for _, raw := range ops {
+		var op struct {
+			Op    string          `json:"op"`
+			Path  *string         `json:"path"`
+			Value json.RawMessage `json:"value"`
+		}
+		if err := json.Unmarshal(raw, &op); err != nil || op.Path == nil {
+			return nil, fmt.Errorf("stored patch: operation %s", raw)
+		}
+		if *op.Path == "" && (op.Op == "add" || op.Op == "replace") {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			doc = op.Value
+			continue
+		}
+		run = append(run, raw)
 	}
-	return patch.Apply(doc)
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return doc, nil
 }

@@ -63,7 +63,7 @@ func eachStore(t *testing.T, fn func(t *testing.T, url, app string)) {
 // worker running; every answer it gets is checked against the OpenAPI
 // document.
 type fixture struct {
-	t    *testing.T
+	t    testing.TB
 	eng  *memflow.Engine
 	srv  *httptest.Server
 	dir  string // the flow folder
@@ -71,7 +71,7 @@ type fixture struct {
 	auth string
 }
 
-func newFixture(t *testing.T, url, app string, opts Options) *fixture {
+func newFixture(t testing.TB, url, app string, opts Options) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	eng, err := memflow.Open(ctx, url, memflow.Config{App: app})
@@ -111,7 +111,7 @@ var (
 
 // openAPIValidator checks answers against openapi.json, which must itself
 // be a valid OpenAPI 3.1 document.
-func openAPIValidator(t *testing.T) validator.Validator {
+func openAPIValidator(t testing.TB) validator.Validator {
 	t.Helper()
 	apiOnce.Do(func() { apiDoc, apiErr = libopenapi.NewDocument(openapiJSON) })
 	if apiErr != nil {
@@ -136,7 +136,7 @@ type answer struct {
 	body   []byte
 }
 
-func (a answer) json(t *testing.T) map[string]any {
+func (a answer) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(a.body, &m); err != nil {
@@ -146,7 +146,7 @@ func (a answer) json(t *testing.T) map[string]any {
 }
 
 // code is an error answer's error.code.
-func (a answer) code(t *testing.T) string {
+func (a answer) code(t testing.TB) string {
 	t.Helper()
 	e, _ := a.json(t)["error"].(map[string]any)
 	if e == nil || e["message"] == "" {
@@ -200,7 +200,7 @@ func (f *fixture) post(path, body string) answer {
 }
 
 // want fails unless a has status.
-func want(t *testing.T, a answer, status int) answer {
+func want(t testing.TB, a answer, status int) answer {
 	t.Helper()
 	if a.status != status {
 		t.Fatalf("status %d, want %d: %s", a.status, status, a.body)
@@ -209,7 +209,7 @@ func want(t *testing.T, a answer, status int) answer {
 }
 
 // eventually polls cond until it holds or 10 seconds pass.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
@@ -487,7 +487,7 @@ func (f *fixture) events(id, lastID string) *eventStream {
 }
 
 // all reads rows until the end event (10 s at most).
-func (s *eventStream) all(t *testing.T) ([]streamEvent, string) {
+func (s *eventStream) all(t testing.TB) ([]streamEvent, string) {
 	t.Helper()
 	var rows []streamEvent
 	timeout := time.After(10 * time.Second)

@@ -1,9 +1,11 @@
 package store
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // CommandError reports a command that cannot apply to the document: the
@@ -212,7 +214,10 @@ func applyOne(doc any, c Command) (any, error) {
 		return nil, cerr("", "unknown command %q", c.Op)
 	}
 	w := walker{cmd: c, segs: segs, create: create, leaf: leaf}
-	out, _, err := w.walk(doc, doc != nil, 0)
+	out, act, err := w.walk(doc, doc != nil, 0)
+	if len(segs) == 0 && act == keep {
+		return doc, err // a command on the whole document that leaves it as it is
+	}
 	return out, err
 }
 
@@ -301,4 +306,156 @@ func mergeValue(dst, src any) any {
 		dm[k] = mergeValue(dm[k], v)
 	}
 	return dm
+}
+
+// PatchOp is one operation of a JSON patch (RFC 6902).
+type PatchOp struct {
+	Op    string          `json:"op"`
+	Path  string          `json:"path"`
+	Value json.RawMessage `json:"value,omitempty"`
+}
+
+// ApplyCommandsPatch is ApplyCommands that also returns the JSON patch
+// that takes doc to the result: per command, the value at its path
+// afterwards (an appended element alone), added where nothing was before,
+// replaced or removed where something was. It reads only what the
+// commands touched, so its cost follows the change, not the document.
+func ApplyCommandsPatch(doc any, cmds []Command) (any, []PatchOp, error) {
+	work := clone(doc)
+	var ops []PatchOp
+	for _, c := range cmds {
+		segs, err := ParsePath(c.Path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", c.Op, err)
+		}
+		miss := missingFrom(work, segs)
+		qWas := miss >= 0 && miss < len(segs) && presentAt(work, segs[:miss+1])
+		arrLen := -1
+		if miss == len(segs) {
+			if a, ok := valueAt(work, segs).([]any); ok {
+				arrLen = len(a)
+			}
+		}
+		if work, err = applyOne(work, c); err != nil {
+			return nil, nil, err
+		}
+		if op, ok, err := patchOf(work, segs, miss, qWas, arrLen, c); err != nil {
+			return nil, nil, err
+		} else if ok {
+			ops = append(ops, op)
+		}
+	}
+	return work, ops, nil
+}
+
+// missingFrom is the index of the first segment of segs that doc does not
+// hold (len(segs) when the whole path is there). When the path goes through
+// a value that is neither an object nor an array, it is that value's index
+// instead (-1 for the document itself): the change replaces it.
+func missingFrom(doc any, segs []Segment) int {
+	cur := doc
+	for i, s := range segs {
+		switch x := cur.(type) {
+		case map[string]any:
+			v, ok := x[string(s)]
+			if !ok {
+				return i
+			}
+			cur = v
+		case []any:
+			n, isIdx := s.Index()
+			if !isIdx || n >= len(x) {
+				return i
+			}
+			cur = x[n]
+		default:
+			return i - 1 // replace the scalar the path goes through (-1: the document)
+		}
+	}
+	return len(segs)
+}
+
+func valueAt(doc any, segs []Segment) any {
+	cur := doc
+	for _, s := range segs {
+		switch x := cur.(type) {
+		case map[string]any:
+			cur = x[string(s)]
+		case []any:
+			n, _ := s.Index()
+			if n >= len(x) {
+				return nil
+			}
+			cur = x[n]
+		default:
+			return nil
+		}
+	}
+	return cur
+}
+
+func presentAt(doc any, segs []Segment) bool { return missingFrom(doc, segs) == len(segs) }
+
+// patchOf is the operation that records one applied command.
+func patchOf(after any, segs []Segment, miss int, qWas bool, arrLen int, c Command) (PatchOp, bool, error) {
+	op := c.Op
+	val := func(v any) (json.RawMessage, error) { return json.Marshal(v) }
+	if miss == len(segs) && len(segs) > 0 {
+		switch op {
+		case OpDelete: // what was there is gone (an array's later elements move up)
+			return PatchOp{Op: "remove", Path: pointer(segs)}, true, nil
+		case OpRemove:
+			idx, _, _, _ := asNumber(c.Value)
+			return PatchOp{Op: "remove", Path: pointer(segs) + "/" + strconv.FormatInt(idx, 10)}, true, nil
+		}
+	}
+	if op == OpGet {
+		return PatchOp{}, false, nil
+	}
+	if miss < 0 { // the document was not a container: it is replaced whole
+		v, err := val(after)
+		return PatchOp{Op: "replace", Path: "", Value: v}, err == nil, err
+	}
+	if miss < len(segs) { // a new subtree at segs[:miss+1], or a scalar on the way replaced
+		q := segs[:miss+1]
+		if !presentAt(after, q) {
+			if qWas {
+				return PatchOp{Op: "remove", Path: pointer(q)}, true, nil
+			}
+			return PatchOp{}, false, nil
+		}
+		v, err := val(valueAt(after, q))
+		kind := "add"
+		if qWas {
+			kind = "replace"
+		}
+		return PatchOp{Op: kind, Path: pointer(q), Value: v}, err == nil, err
+	}
+	if !presentAt(after, segs) {
+		return PatchOp{Op: "remove", Path: pointer(segs)}, true, nil
+	}
+	now := valueAt(after, segs)
+	if arr, ok := now.([]any); ok && arrLen >= 0 && len(arr) == arrLen+1 && (op == OpAppend || op == OpPrepend) {
+		if op == OpAppend {
+			v, err := val(arr[len(arr)-1])
+			return PatchOp{Op: "add", Path: pointer(segs) + "/-", Value: v}, err == nil, err
+		}
+		v, err := val(arr[0])
+		return PatchOp{Op: "add", Path: pointer(segs) + "/0", Value: v}, err == nil, err
+	}
+	if op == OpSetIfNotExists {
+		return PatchOp{}, false, nil // it was there: nothing changed
+	}
+	v, err := val(now)
+	return PatchOp{Op: "replace", Path: pointer(segs), Value: v}, err == nil, err
+}
+
+// pointer renders segments as a JSON pointer (RFC 6901).
+func pointer(segs []Segment) string {
+	var b strings.Builder
+	for _, s := range segs {
+		b.WriteByte('/')
+		b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(string(s)))
+	}
+	return b.String()
 }

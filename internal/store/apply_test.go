@@ -125,3 +125,20 @@ func TestApplyMultiply(t *testing.T) {
 		}
 	}
 }
+
+// setIfNotExists on the whole document keeps a document that is there
+// (it used to replace it with null).
+func TestSetIfNotExistsRootKeepsTheDocument(t *testing.T) {
+	doc := map[string]any{"a": int64(1)}
+	out, err := ApplyCommands(doc, []Command{{Op: OpSetIfNotExists, Path: "", Value: "x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := out.(map[string]any); !ok || m["a"] != int64(1) {
+		t.Errorf("document became %#v", out)
+	}
+	out, err = ApplyCommands(nil, []Command{{Op: OpSetIfNotExists, Path: "", Value: "x"}})
+	if err != nil || out != "x" {
+		t.Errorf("on no document: %#v, %v", out, err)
+	}
+}
