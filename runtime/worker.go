@@ -13,6 +13,7 @@ import (
 
 	"github.com/memflow/memflow/compiler"
 	"github.com/memflow/memflow/internal/store"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // WorkerConfig configures Work. Zero fields take the documented defaults.
@@ -355,17 +356,18 @@ func (e *Engine) commitOnce(task store.Task, prog *program, apply func(x *txn) e
 // the deletion of task (nil: none). A task another worker already handled is
 // ignored.
 func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program, children childSet, apply func(x *txn) error) error {
-	jobID := ""
+	jobID, kind := "", ""
 	if task != nil {
-		jobID = task.JobID
+		jobID, kind = task.JobID, task.Kind
 	}
 	began := time.Now()
 	var ended, committed *store.Job
 	var spawned []string // workflows of the children the transition started
 	var after *instance  // the state committed, for cancelStopped
+	var done *txn        // the transition committed, for its span
 	out := &outbox{l: &e.loc}
 	err := e.st.InTx(ctx, func(tx store.Tx) error {
-		ended, committed, after = nil, nil, nil
+		ended, committed, after, done = nil, nil, nil, nil
 		out.reset()
 		x, err := e.begin(ctx, tx, prog, jobID, children)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -393,7 +395,7 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 		if x.ended {
 			ended = x.job
 		}
-		committed, after, spawned = x.job, x.in, x.spawned
+		committed, after, spawned, done = x.job, x.in, x.spawned, x
 		return x.save()
 	})
 	if err != nil {
@@ -411,6 +413,7 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 	}
 	if err == nil && committed != nil {
 		e.committed(committed, spawned, began)
+		e.traceTransition(done, kind, began, trace.SpanContext{})
 	}
 	if err == nil && ended != nil {
 		e.ended(ended)
