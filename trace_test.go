@@ -3,6 +3,8 @@ package memflow_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -234,6 +236,55 @@ func TestTraceOneInstanceAcrossRestart(t *testing.T) {
 			if i > 0 && s.Attrs["memflow.step"] != "charge" {
 				t.Errorf("transition %d: step %v, want charge", i, s.Attrs["memflow.step"])
 			}
+		}
+	})
+}
+
+const httpTracedFlow = `
+memflow: v1
+workflows:
+  calls:
+    entity: calls
+    steps:
+      - id: call
+        activity: http.request
+        args: { url: "${ input.url }" }
+`
+
+// http.request sends the attempt's span as traceparent: the called service
+// continues the instance's trace under the attempt.
+func TestTraceHTTPRequestSendsTraceparent(t *testing.T) {
+	eachStore(t, func(t *testing.T, d db) {
+		r := receiver(t)
+		got := make(chan string, 1)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			select {
+			case got <- req.Header.Get("traceparent"):
+			default:
+			}
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"ok":true}`)
+		}))
+		defer srv.Close()
+		eng, _, flush := tracedEngine(t, d, r, "A", nil)
+		loadFlow(t, eng, httpTracedFlow)
+		work(t, eng, memflow.WorkerConfig{})
+		id := start(t, eng, "calls", map[string]any{"url": srv.URL})
+		result(t, eng, id)
+		flush()
+		header := <-got
+		var attempt *otlprecv.Span
+		for _, s := range r.Spans() {
+			if s.Name == "memflow.activity http.request" && s.Attrs["memflow.instance"] == id {
+				attempt = &s
+			}
+		}
+		if attempt == nil {
+			t.Fatalf("no http.request attempt span among %d spans", len(r.Spans()))
+		}
+		want := fmt.Sprintf("00-%s-%s-01", attempt.TraceID, attempt.SpanID)
+		if header != want {
+			t.Errorf("traceparent = %q, want %q (the attempt's span)", header, want)
 		}
 	})
 }
