@@ -194,13 +194,20 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 	go func() { wg.Wait(); close(finished) }()
 	grace := time.NewTimer(cfg.Grace)
 	defer grace.Stop()
-	select {
-	case <-finished:
-	case <-grace.C:
-		actCancel()
-		<-finished
+	// Tasks still report to done as they end, and more can end now than
+	// done holds: a claim counts its free slots before the hand-offs made
+	// while it runs. Their reports are taken so none blocks the shutdown.
+	expired := grace.C
+	for {
+		select {
+		case <-finished:
+			return nil
+		case <-done:
+		case <-expired:
+			actCancel()
+			expired = nil
+		}
 	}
-	return nil
 }
 
 // claimGap is the shortest interval between two claims while tasks are in
