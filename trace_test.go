@@ -131,8 +131,9 @@ func TestTraceOneInstanceAcrossRestart(t *testing.T) {
 		later := func() time.Time { return time.Now().Add(2 * time.Hour) }
 		engB, _, flushB := tracedEngine(t, d, r, "B", later)
 		registerTraced(t, engB, &calls)
-		work(t, engB, memflow.WorkerConfig{})
+		stopB := work(t, engB, memflow.WorkerConfig{})
 		res := result(t, engB, id).(map[string]any)
+		stopB() // its last transition's span is made after the result is told
 		flushB()
 
 		var spans []otlprecv.Span
@@ -268,9 +269,10 @@ func TestTraceHTTPRequestSendsTraceparent(t *testing.T) {
 		defer srv.Close()
 		eng, _, flush := tracedEngine(t, d, r, "A", nil)
 		loadFlow(t, eng, httpTracedFlow)
-		work(t, eng, memflow.WorkerConfig{})
+		stop := work(t, eng, memflow.WorkerConfig{})
 		id := start(t, eng, "calls", map[string]any{"url": srv.URL})
 		result(t, eng, id)
+		stop()
 		flush()
 		header := <-got
 		var attempt *otlprecv.Span

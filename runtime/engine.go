@@ -411,12 +411,14 @@ func (e *Engine) start(ctx context.Context, p StartParams, sig *startSignal) (id
 	if created {
 		e.met.Started(p.Workflow)
 		e.committed(committed, spawned, began)
-		e.traceTransition(done, "start", began, trace.SpanContext{})
 	}
 	if ended != nil {
 		e.ended(ended)
 	} else if created {
 		e.ends.startedHere(id)
+	}
+	if created {
+		e.traceTransition(done, "start", began, trace.SpanContext{})
 	}
 	return id, created, nil
 }

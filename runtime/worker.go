@@ -420,13 +420,16 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 	}
 	if err == nil && committed != nil {
 		e.committed(committed, spawned, began)
-		e.traceTransition(done, kind, began, trace.SpanContext{})
 	}
 	if err == nil && ended != nil {
 		e.ended(ended)
 		if ended.Status != store.StatusCompleted {
 			e.running.cancelJob(ended.ID)
 		}
+	}
+	if err == nil && done != nil {
+		// After the waiters are told: a span never delays a result.
+		e.traceTransition(done, kind, began, trace.SpanContext{})
 	}
 	return err
 }
