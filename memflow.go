@@ -19,6 +19,7 @@ import (
 	"github.com/memflow/memflow/internal/store"
 	"github.com/memflow/memflow/runtime"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // DefaultDatabase is the embedded store used when Open gets no URL and the
@@ -60,6 +61,12 @@ type Config struct {
 	// (memflow_workflows_started_total and the rest: docs/operations.md);
 	// serve them with promhttp.HandlerFor. nil: no metrics, no cost.
 	Metrics prometheus.Registerer
+	// TracerProvider makes the engine's OpenTelemetry spans: a trace per
+	// instance whose spans are its transitions and activity attempts, in
+	// whichever process they run (docs/operations.md). nil: the global
+	// provider (otel.GetTracerProvider), which records nothing unless the
+	// program sets one. Start joins the trace of a span its ctx carries.
+	TracerProvider trace.TracerProvider
 
 	// wrapStore, when set, wraps the opened store (tests inject faults).
 	wrapStore func(store.Store) store.Store
@@ -140,7 +147,7 @@ func Open(ctx context.Context, dbURL string, cfg Config) (*Engine, error) {
 		st = cfg.wrapStore(st)
 	}
 	rt, err := runtime.New(runtime.Config{Store: st, Activities: acts, Logger: cfg.Logger, Clock: cfg.Clock, Limits: cfg.Limits,
-		Metrics: cfg.Metrics})
+		Metrics: cfg.Metrics, TracerProvider: cfg.TracerProvider, App: cfg.App})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -298,7 +305,9 @@ func WithEntity(doc any) StartOption { return func(o *startOptions) { o.entity =
 // Start starts workflow with args and returns its id. The arguments are
 // validated against the workflow's input schema first (ErrInvalidInput:
 // nothing is written). The newest version loaded in this engine is used, or
-// the newest stored in the database when this engine loaded none.
+// the newest stored in the database when this engine loaded none. With
+// tracing on, the instance's trace is a child of the span ctx carries, if
+// any (an HTTP request's traceparent, say), else a trace of its own.
 func (e *Engine) Start(ctx context.Context, workflow string, args any, opts ...StartOption) (string, error) {
 	var o startOptions
 	for _, f := range opts {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // MaxHTTPResponse is the default bound on the body http.request reads
@@ -209,6 +211,11 @@ func httpActivity(g *httpGuard) Func {
 		}
 		for k, v := range a.Headers {
 			req.Header.Set(k, v)
+		}
+		if req.Header.Get("traceparent") == "" {
+			// The attempt's span (the runtime puts it in ctx) continues in
+			// the called service; a traceparent given in headers wins.
+			propagation.TraceContext{}.Inject(ctx, propagation.HeaderCarrier(req.Header))
 		}
 		if err := g.checkURL(req.URL); err != nil {
 			return nil, forbidden(req, err)

@@ -7,5 +7,10 @@
 // Activity authors read the attempt's identity with InfoFrom(ctx) and mark
 // retry semantics with NonRetryable, RetryAfter and typed *Error values.
 //
-// activities imports only the standard library.
+// http.request sends the W3C traceparent of the span its context carries
+// (the runtime's span of the attempt), so a traced service continues the
+// instance's trace.
+//
+// activities imports the standard library and OpenTelemetry's propagation
+// API only.
 package activities

@@ -84,10 +84,12 @@ func (e *Engine) runActivity(ctx context.Context, task store.Task, p payload, jo
 		err = fmt.Errorf("activity %q is not registered on worker", s.Activity)
 	default:
 		began := time.Now()
-		out, err = e.call(ctx, fn, info, p, func(cancel context.CancelFunc) func() {
+		actx, span := e.attemptSpan(ctx, in, job, s, threadID, attempt)
+		out, err = e.call(actx, fn, info, p, func(cancel context.CancelFunc) func() {
 			stopBeat = e.heartbeat(task, cfg, func() { lost.Store(true); cancel() })
 			return func() {}
 		})
+		endAttempt(span, err)
 		took := time.Since(began)
 		e.met.Attempt(s.Activity, err == nil, took)
 		e.logAttempt(job, s, attempt, p.Args, out, err, took)
@@ -164,14 +166,7 @@ func (x *txn) activityFailed(t *thread, s *compiler.State, p payload, attempt in
 	if s.Retry != nil {
 		policy = *s.Retry
 	}
-	typ := activities.ErrorType(err)
-	switch {
-	case typ != "":
-	case errors.Is(err, context.DeadlineExceeded):
-		typ = "Timeout"
-	default:
-		typ = "ActivityError"
-	}
+	typ := attemptErrorType(err)
 	se := &stepError{Message: err.Error(), Type: typ, Step: s.Label, Attempts: attempt}
 	if activities.IsNonRetryable(err) || slices.Contains(policy.NonRetryable, typ) || attempt >= max(policy.MaxAttempts, 1) {
 		x.failStep(t, s, se)
@@ -184,6 +179,20 @@ func (x *txn) activityFailed(t *thread, s *compiler.State, p payload, attempt in
 	p.Attempt = attempt
 	x.task(taskActivity, p, x.now.Add(delay))
 	x.event("retry", t, s, map[string]any{"error": se, "in": delay.String()})
+}
+
+// attemptErrorType is the flow error type of a failed attempt: the type the
+// activity gave, else Timeout or ActivityError.
+func attemptErrorType(err error) string {
+	typ := activities.ErrorType(err)
+	switch {
+	case typ != "":
+	case errors.Is(err, context.DeadlineExceeded):
+		typ = "Timeout"
+	default:
+		typ = "ActivityError"
+	}
+	return typ
 }
 
 // call runs fn for one attempt with its info, timeout and panic guard.

@@ -1,6 +1,7 @@
 // Package runtime executes compiled state machines (compiler.Program)
 // durably on a store.Store. It imports compiler (the state machine types and
-// expressions), activities and internal/store; never the YAML front end.
+// expressions), activities, internal/store, internal/metrics and
+// OpenTelemetry's trace API; never the YAML front end.
 //
 // # Instances and threads
 //
@@ -159,6 +160,15 @@
 // than an activity claimed more than Limits.MaxTaskAttempts times (its
 // workers died or failed) fails its instance with type InternalError.
 // Leases are fenced by the claim's attempt count.
+//
+// # Traces
+//
+// Start makes the instance's root span (a child of the caller's span, if
+// any) and keeps its W3C traceparent in the state (instance.Trace); every
+// committed transition and every activity attempt is a span under that
+// root, whichever process makes it, so an instance is one trace however
+// many workers and restarts it spans (trace.go). Children join their
+// parent's trace.
 //
 // # Workers
 //

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,8 @@ import (
 	"github.com/memflow/memflow/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config configures an Engine.
@@ -31,6 +34,11 @@ type Config struct {
 	// Metrics, when set, receives the engine's Prometheus metrics
 	// (docs/operations.md); nil records none.
 	Metrics prometheus.Registerer
+	// TracerProvider makes the engine's OpenTelemetry spans (trace.go);
+	// nil: the global provider (otel.GetTracerProvider), a no-op unless set.
+	TracerProvider trace.TracerProvider
+	// App is the app id recorded on spans (memflow.app).
+	App string
 }
 
 // Engine runs compiled programs on a store. It is safe for concurrent use.
@@ -43,6 +51,8 @@ type Engine struct {
 
 	res    *resolver        // which program runs (resolve.go)
 	met    *metrics.Metrics // nil: no metrics
+	tr     trace.Tracer     // spans (trace.go)
+	app    string           // app id, for spans
 	swapMu sync.Mutex       // serialises SwapCatalogue (catalogue.go)
 
 	running *inflight
@@ -114,8 +124,12 @@ func New(cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("runtime config: metrics: %w", err)
 		}
 	}
+	if cfg.TracerProvider == nil {
+		cfg.TracerProvider = otel.GetTracerProvider()
+	}
 	return &Engine{st: cfg.Store, acts: cfg.Activities, log: cfg.Logger, now: cfg.Clock, lim: cfg.Limits,
-		res: newResolver(cfg.Store), running: newInflight(), met: met}, nil
+		res: newResolver(cfg.Store), running: newInflight(), met: met,
+		tr: cfg.TracerProvider.Tracer(tracerName), app: cfg.App}, nil
 }
 
 // readyEvery is how often the memflow_tasks_ready gauge reads the store at
@@ -211,6 +225,9 @@ type jobOpts struct {
 	queue    string
 	expireMS int64
 	entity   json.RawMessage
+	// trace and traceState are the W3C trace context of the instance's
+	// root span ("": untraced).
+	trace, traceState string
 }
 
 // Start creates an instance of the newest version of p.Workflow, validating
@@ -235,6 +252,8 @@ func (e *Engine) startWith(ctx context.Context, p StartParams, sig *startSignal)
 		// is unknown can be looked up and tried again under the same id.
 		p.ID = newID()
 	}
+	ctx, span := e.startSpan(ctx, p.Workflow, p.ID)
+	defer func() { endStart(span, created, err) }()
 	began := time.Now()
 	var down time.Time
 	for {
@@ -324,6 +343,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, sig *startSignal) (id
 	if err != nil {
 		return "", false, fmt.Errorf("start %s: %w", p.Workflow, err)
 	}
+	opts.trace, opts.traceState = traceparent(trace.SpanContextFromContext(ctx))
 	children, err := e.res.children(ctx, prog)
 	if err != nil {
 		return "", false, fmt.Errorf("start %s: %w", p.Workflow, err)
@@ -335,9 +355,10 @@ func (e *Engine) start(ctx context.Context, p StartParams, sig *startSignal) (id
 	var ended *store.Job
 	var committed *store.Job
 	var spawned []string // workflows of the children the first steps started
+	var done *txn        // the transition committed, for its span
 	out := &outbox{l: &e.loc}
 	err = e.st.InTx(ctx, func(tx store.Tx) error {
-		ended, created, committed, spawned = nil, false, nil, nil
+		ended, created, committed, spawned, done = nil, false, nil, nil, nil
 		out.reset()
 		if err := e.res.confirm(ctx, tx, prog); err != nil {
 			return err
@@ -365,7 +386,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, sig *startSignal) (id
 		if err := x.save(); err != nil {
 			return err
 		}
-		created, committed, spawned = true, x.job, x.spawned
+		created, committed, spawned, done = true, x.job, x.spawned, x
 		return nil
 	})
 	if err != nil {
@@ -395,6 +416,9 @@ func (e *Engine) start(ctx context.Context, p StartParams, sig *startSignal) (id
 		e.ended(ended)
 	} else if created {
 		e.ends.startedHere(id)
+	}
+	if created {
+		e.traceTransition(done, "start", began, trace.SpanContext{})
 	}
 	return id, created, nil
 }
@@ -440,14 +464,14 @@ type treePos struct {
 }
 
 // insertJob writes a new instance, its first task and timeout timer.
-func (e *Engine) insertJob(ctx context.Context, tx store.Tx, p *program, id string, args any, raw []byte, parent *parentLink, pos treePos) (bool, error) {
-	return e.writeJob(ctx, tx, p, id, args, raw, parent, pos, true)
+func (e *Engine) insertJob(ctx context.Context, tx store.Tx, p *program, id string, args any, raw []byte, parent *parentLink, pos treePos, o jobOpts) (bool, error) {
+	return e.writeJob(ctx, tx, p, id, args, raw, parent, pos, o, true)
 }
 
 // writeJob writes a new instance and its timeout timer, and with run the
 // task that runs its first steps (without, the caller runs them in tx).
-func (e *Engine) writeJob(ctx context.Context, tx store.Tx, p *program, id string, args any, raw []byte, parent *parentLink, pos treePos, run bool) (bool, error) {
-	job, in, tasks, started := e.newJob(p, id, args, raw, parent, pos, jobOpts{})
+func (e *Engine) writeJob(ctx context.Context, tx store.Tx, p *program, id string, args any, raw []byte, parent *parentLink, pos treePos, o jobOpts, run bool) (bool, error) {
+	job, in, tasks, started := e.newJob(p, id, args, raw, parent, pos, o)
 	kept, err := takePending(ctx, tx, id, in, job.CreatedAt)
 	if err != nil {
 		return false, err
@@ -479,6 +503,7 @@ func (e *Engine) newJob(p *program, id string, args any, raw []byte, parent *par
 	in := newInstance(now)
 	in.Parent = parent
 	in.ExpireMS = o.expireMS
+	in.Trace, in.TraceState = o.trace, o.traceState
 	in.newThread(threadMain, "", p.Workflow.Entry, args)
 	q := queueOf(p)
 	if o.queue != "" {
@@ -642,9 +667,11 @@ func (e *Engine) deliver(ctx context.Context, id, what string, check func(*progr
 	}
 	var status string
 	var committed *store.Job
+	var done *txn // the transition committed, for its span
+	began := time.Now()
 	out := &outbox{l: &e.loc}
 	err = e.st.InTx(ctx, func(tx store.Tx) error {
-		status, committed = "", nil
+		status, committed, done = "", nil, nil
 		out.reset()
 		x, err := e.begin(ctx, tx, p, id, nil)
 		if err != nil {
@@ -667,7 +694,7 @@ func (e *Engine) deliver(ctx context.Context, id, what string, check func(*progr
 		if len(x.runnable) > 0 {
 			x.task(taskRun, payload{}, time.Time{})
 		}
-		committed = x.job
+		committed, done = x.job, x
 		return x.save()
 	})
 	if err != nil {
@@ -675,6 +702,10 @@ func (e *Engine) deliver(ctx context.Context, id, what string, check func(*progr
 		return fmt.Errorf("%s %q: %w", what, id, err)
 	}
 	out.deliver(committed)
+	if done != nil {
+		kind, _, _ := strings.Cut(what, " ") // signal or hook
+		e.traceTransition(done, kind, began, trace.SpanContextFromContext(ctx))
+	}
 	if status != "" {
 		return fmt.Errorf("%s %q: workflow is %s", what, id, status)
 	}
@@ -709,14 +740,16 @@ func (e *Engine) cancelJob(ctx context.Context, job *store.Job, reason string) (
 		return "", err
 	}
 	var ended *store.Job
+	var done *txn // the transition committed, for its span
+	began := time.Now()
 	err = e.st.InTx(ctx, func(tx store.Tx) error {
-		ended = nil
+		ended, done = nil, nil
 		x, err := e.begin(ctx, tx, p, job.ID, nil)
 		if err != nil || x == nil {
 			return err
 		}
 		x.cancel(reason)
-		ended = x.job
+		ended, done = x.job, x
 		return x.save()
 	})
 	if err != nil {
@@ -724,6 +757,7 @@ func (e *Engine) cancelJob(ctx context.Context, job *store.Job, reason string) (
 	}
 	if ended != nil {
 		e.ended(ended)
+		e.traceTransition(done, "cancel", began, trace.SpanContextFromContext(ctx))
 	}
 	e.running.cancelJob(job.ID)
 	if ended != nil {

@@ -35,6 +35,12 @@ type instance struct {
 	// ExpireMS, when positive, is how long after its end the instance's
 	// rows are deleted (StartParams.Expire).
 	ExpireMS int64 `json:"expireMs,omitempty"`
+	// Trace is the W3C traceparent of the instance's root span (and
+	// TraceState its tracestate): every transition and activity attempt
+	// span of the instance, in any process, is its child (trace.go). Empty
+	// when the instance started untraced.
+	Trace      string `json:"trace,omitempty"`
+	TraceState string `json:"traceState,omitempty"`
 }
 
 // childRef names a child instance (its queue receives the cancel task).

@@ -286,7 +286,9 @@ func (x *txn) startChild(s *compiler.State, cp *program, id string, args any, ra
 				return cid, false, typed("ChildError", "%s: default child workflow id %q exceeds %d bytes: give the step a shorter workflowId", s.Pos, cid, MaxIDBytes)
 			}
 		}
-		created, err := x.e.insertJob(x.ctx, x.tx, cp, cid, args, raw, link, pos)
+		// The child joins its parent's trace.
+		created, err := x.e.insertJob(x.ctx, x.tx, cp, cid, args, raw, link, pos,
+			jobOpts{trace: x.in.Trace, traceState: x.in.TraceState})
 		if err != nil {
 			return cid, false, x.fault(err)
 		}

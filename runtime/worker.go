@@ -13,6 +13,7 @@ import (
 
 	"github.com/memflow/memflow/compiler"
 	"github.com/memflow/memflow/internal/store"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // WorkerConfig configures Work. Zero fields take the documented defaults.
@@ -193,13 +194,20 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 	go func() { wg.Wait(); close(finished) }()
 	grace := time.NewTimer(cfg.Grace)
 	defer grace.Stop()
-	select {
-	case <-finished:
-	case <-grace.C:
-		actCancel()
-		<-finished
+	// Tasks still report to done as they end, and more can end now than
+	// done holds: a claim counts its free slots before the hand-offs made
+	// while it runs. Their reports are taken so none blocks the shutdown.
+	expired := grace.C
+	for {
+		select {
+		case <-finished:
+			return nil
+		case <-done:
+		case <-expired:
+			actCancel()
+			expired = nil
+		}
 	}
-	return nil
 }
 
 // claimGap is the shortest interval between two claims while tasks are in
@@ -355,17 +363,18 @@ func (e *Engine) commitOnce(task store.Task, prog *program, apply func(x *txn) e
 // the deletion of task (nil: none). A task another worker already handled is
 // ignored.
 func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program, children childSet, apply func(x *txn) error) error {
-	jobID := ""
+	jobID, kind := "", ""
 	if task != nil {
-		jobID = task.JobID
+		jobID, kind = task.JobID, task.Kind
 	}
 	began := time.Now()
 	var ended, committed *store.Job
 	var spawned []string // workflows of the children the transition started
 	var after *instance  // the state committed, for cancelStopped
+	var done *txn        // the transition committed, for its span
 	out := &outbox{l: &e.loc}
 	err := e.st.InTx(ctx, func(tx store.Tx) error {
-		ended, committed, after = nil, nil, nil
+		ended, committed, after, done = nil, nil, nil, nil
 		out.reset()
 		x, err := e.begin(ctx, tx, prog, jobID, children)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -393,7 +402,7 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 		if x.ended {
 			ended = x.job
 		}
-		committed, after, spawned = x.job, x.in, x.spawned
+		committed, after, spawned, done = x.job, x.in, x.spawned, x
 		return x.save()
 	})
 	if err != nil {
@@ -417,6 +426,10 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 		if ended.Status != store.StatusCompleted {
 			e.running.cancelJob(ended.ID)
 		}
+	}
+	if err == nil && done != nil {
+		// After the waiters are told: a span never delays a result.
+		e.traceTransition(done, kind, began, trace.SpanContext{})
 	}
 	return err
 }

@@ -80,6 +80,7 @@ Without --db it uses a temporary SQLite file; without --app a fresh app whose sc
 	f.IntVar(&cfg.Workers, "workers", 0, "in-process worker concurrency (default: --concurrency)")
 	f.DurationVar(&cfg.LimitDuration, "limit-duration", 3*time.Second, "how long to measure the database limit (negative: skip)")
 	f.BoolVar(&cfg.Metrics, "metrics", false, "turn the engine's Prometheus metrics on (to measure their cost)")
+	f.BoolVar(&cfg.Traces, "traces", false, "export every span over OTLP/HTTP to a receiver in this process (to measure the cost of tracing)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run (go tool pprof) to this file")
 	f.BoolVar(&asJSON, "json", false, "print the report as one JSON object on the last line of stdout")
 	return cmd
@@ -124,4 +125,7 @@ func printReport(w io.Writer, r *bench.Report) {
 	fmt.Fprintf(w, "round trips/workflow %s\n", opt(r.RoundTripsPerWorkflow, "%.2f"))
 	fmt.Fprintf(w, "db limit commits/s   %s\n", opt(r.DBLimitCommitsPerSec, "%.0f"))
 	fmt.Fprintf(w, "ratio                %s\n", opt(r.Ratio, "%.3f"))
+	if r.Spans != nil {
+		fmt.Fprintf(w, "spans exported       %d\n", *r.Spans)
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/memflow/memflow"
 	"github.com/memflow/memflow/activities"
@@ -31,6 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"go.opentelemetry.io/otel/trace"
 )
 
 func main() {
@@ -60,15 +62,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // runIn is run with stdin as the standard input (`--args -`).
 func runIn(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	root := newRootCmd()
+	tr, err := tracingFromEnv(ctx)
+	if err != nil {
+		return report(err, stderr)
+	}
+	root := newRootCmd(tr.provider())
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	err = root.ExecuteContext(tr.parent(ctx))
+	// The spans still buffered go out before the process exits, within a
+	// few seconds even when the collector does not answer.
+	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	if ferr := tr.shutdown(flushCtx); ferr != nil {
+		fmt.Fprintln(stderr, "memflow:", ferr)
+	}
+	cancel()
 	if err == nil {
 		return 0
 	}
+	return report(err, stderr)
+}
+
+// report prints err on stderr and returns the exit status it calls for.
+func report(err error, stderr io.Writer) int {
 	// The command line cannot register activities: the Go API's hint to
 	// register before loading does not apply (the diagnostics say "did you
 	// mean").
@@ -97,14 +115,19 @@ type globals struct {
 	http httpFlags // worker and run only (httpflags.go)
 	// metrics, when set, receives the engine's metrics (worker --metrics-addr).
 	metrics prometheus.Registerer
+	// tracer, when set, receives the engine's spans (OTEL_* variables:
+	// tracing.go).
+	tracer trace.TracerProvider
 	// logFormat and logLevel shape the engine's log on stderr; logDefault
 	// is the level when --log-level is not given (info for worker, else warn).
 	logFormat, logLevel string
 	logDefault          slog.Level
 }
 
-func newRootCmd() *cobra.Command {
-	g := &globals{}
+// newRootCmd is the memflow command; its engines send spans to tp (nil:
+// tracing off).
+func newRootCmd(tp trace.TracerProvider) *cobra.Command {
+	g := &globals{tracer: tp}
 	root := &cobra.Command{
 		Use:           "memflow",
 		Short:         "memflow runs durable workflows written in YAML",
@@ -234,7 +257,7 @@ func (g *globals) openWith(ctx context.Context, logw io.Writer,
 	}
 	maxBody, _ := g.http.maxBodyBytes()
 	eng, err := openFn(ctx, g.url(), memflow.Config{App: g.app, Logger: logger,
-		HTTPAllow: g.http.allow, HTTPMaxBody: maxBody, Metrics: g.metrics})
+		HTTPAllow: g.http.allow, HTTPMaxBody: maxBody, Metrics: g.metrics, TracerProvider: g.tracer})
 	if err != nil {
 		return nil, err
 	}

@@ -66,7 +66,7 @@ func TestReadmeInstallsMemflowFirst(t *testing.T) {
 		t.Fatalf("README: go install ./cmd/memflow is command line %d, the first bare memflow command line %d", install, first)
 	}
 	known := map[string]bool{}
-	for _, c := range newRootCmd().Commands() {
+	for _, c := range newRootCmd(nil).Commands() {
 		known[c.Name()] = true
 	}
 	for _, line := range cmds {

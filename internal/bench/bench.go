@@ -16,8 +16,11 @@ import (
 	"time"
 
 	"github.com/memflow/memflow"
+	"github.com/memflow/memflow/internal/otlprecv"
 	"github.com/memflow/memflow/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config describes one bench run. Zero fields take the defaults.
@@ -44,6 +47,10 @@ type Config struct {
 	// Metrics turns the engine's Prometheus metrics on (a registry of the
 	// run's own), to measure what they cost.
 	Metrics bool
+	// Traces turns tracing on: every span goes through a batch span
+	// processor and the OTLP/HTTP exporter to a receiver in this process
+	// (internal/otlprecv), to measure what tracing costs.
+	Traces bool
 	// Progress, if set, is called a few times per second while workflows run.
 	Progress func(Progress)
 }
@@ -83,6 +90,8 @@ type Report struct {
 	DBLimitCommitsPerSec *float64 `json:"db_limit_commits_per_sec"`
 	// Ratio is WorkflowsPerSec / DBLimitCommitsPerSec (nil without a limit).
 	Ratio *float64 `json:"ratio"`
+	// Spans is how many spans the receiver got (Traces only).
+	Spans *int `json:"spans,omitempty"`
 }
 
 func (c *Config) defaults() error {
@@ -124,8 +133,22 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	rep := &Report{Workload: cfg.Workload, Dialect: target.dialect, App: target.app, Workflows: cfg.Workflows,
 		Concurrency: cfg.Concurrency, Workers: cfg.Workers}
+	var tp trace.TracerProvider
+	var spans func() (int, error)
+	if cfg.Traces {
+		if tp, spans, err = exportTraces(ctx); err != nil {
+			return nil, err
+		}
+	}
 	trips := store.RoundTrips()
-	ids, lat, elapsed, commits, err := runWorkflows(ctx, cfg, target)
+	ids, lat, elapsed, commits, err := runWorkflows(ctx, cfg, target, tp)
+	if spans != nil {
+		n, serr := spans()
+		if err == nil && serr != nil {
+			err = serr
+		}
+		rep.Spans = &n
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -215,6 +238,32 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
+// exportTraces starts a receiver and a tracer provider exporting to it, as
+// the CLI does when OTEL_EXPORTER_OTLP_ENDPOINT is set. spans flushes what
+// the provider holds, stops the receiver and returns how many spans it got.
+func exportTraces(ctx context.Context) (tp trace.TracerProvider, spans func() (int, error), err error) {
+	r, err := otlprecv.Start(false)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bench: %w", err)
+	}
+	sdk, err := r.Provider(ctx, attribute.String("service.name", "memflow-bench"))
+	if err != nil {
+		r.Close()
+		return nil, nil, fmt.Errorf("bench: tracer provider: %w", err)
+	}
+	return sdk, func() (int, error) {
+		err := sdk.Shutdown(context.WithoutCancel(ctx))
+		r.Close()
+		if err == nil {
+			err = r.Err()
+		}
+		if err != nil {
+			return r.Count(), fmt.Errorf("bench: export spans: %w", err)
+		}
+		return r.Count(), nil
+	}, nil
+}
+
 // session is an open engine with its worker running.
 type session struct {
 	eng        *memflow.Engine
@@ -226,8 +275,8 @@ type session struct {
 
 // openSession opens an engine on t with the bench flows and activities and
 // starts a worker of the given concurrency.
-func openSession(ctx context.Context, t *target, workers int, withMetrics bool) (*session, error) {
-	mc := memflow.Config{App: t.app}
+func openSession(ctx context.Context, t *target, workers int, withMetrics bool, tp trace.TracerProvider) (*session, error) {
+	mc := memflow.Config{App: t.app, TracerProvider: tp}
 	if withMetrics {
 		mc.Metrics = prometheus.NewRegistry()
 	}
@@ -271,9 +320,10 @@ func (s *session) close() {
 
 // runWorkflows runs the workload's workflows on a new session and returns
 // their ids, start-to-result latencies, the wall time and the commits the
-// run made (-1 when unknown).
-func runWorkflows(ctx context.Context, cfg Config, t *target) ([]string, []time.Duration, time.Duration, int64, error) {
-	s, err := openSession(ctx, t, cfg.Workers, cfg.Metrics)
+// run made (-1 when unknown). The engine's spans go to tp (nil: the
+// global provider, a no-op).
+func runWorkflows(ctx context.Context, cfg Config, t *target, tp trace.TracerProvider) ([]string, []time.Duration, time.Duration, int64, error) {
+	s, err := openSession(ctx, t, cfg.Workers, cfg.Metrics, tp)
 	if err != nil {
 		return nil, nil, 0, 0, err
 	}

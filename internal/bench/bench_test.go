@@ -117,3 +117,18 @@ func TestPercentile(t *testing.T) {
 		t.Error("percentile of nothing should be 0")
 	}
 }
+
+// With Traces every span reaches the receiver: per one-activity workflow
+// its root, its two transitions (start, activity result) and its attempt.
+func TestTracesExported(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const n = 5
+	rep, err := Run(ctx, Config{Workflows: n, Concurrency: 2, LimitDuration: -1, Traces: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Spans == nil || *rep.Spans != 4*n {
+		t.Errorf("spans %v, want %d", rep.Spans, 4*n)
+	}
+}

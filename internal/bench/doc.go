@@ -4,6 +4,7 @@
 // and reports throughput, start-to-result latency, commits per workflow and
 // the database's own commit limit measured in the same run.
 //
-// bench may import the memflow root package and internal/store (for the
-// schema name of an app); nothing imports bench but cmd/memflow.
+// bench may import the memflow root package, internal/store (for the
+// schema name of an app) and internal/otlprecv (the receiver of its spans
+// with tracing on); nothing imports bench but cmd/memflow.
 package bench

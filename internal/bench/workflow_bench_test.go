@@ -23,7 +23,7 @@ func BenchmarkOneActivity(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer cleanup()
-			s, err := openSession(ctx, t, cfg.Workers, false)
+			s, err := openSession(ctx, t, cfg.Workers, false, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
