@@ -18,6 +18,7 @@ import (
 	"github.com/memflow/memflow"
 	"github.com/memflow/memflow/compiler"
 	"github.com/memflow/memflow/internal/store"
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // DefaultMaxBody is the request body limit when Options.MaxBody is 0.
@@ -103,6 +104,11 @@ func (s *Server) handle(pattern string, need access, h http.HandlerFunc) {
 		}
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBody)
+		}
+		// A caller's traceparent: an instance started (or signalled) here
+		// joins the caller's trace.
+		if r.Header.Get("Traceparent") != "" {
+			r = r.WithContext(propagation.TraceContext{}.Extract(r.Context(), propagation.HeaderCarrier(r.Header)))
 		}
 		h(w, r)
 	})

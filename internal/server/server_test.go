@@ -19,6 +19,8 @@ import (
 	"github.com/memflow/memflow/internal/pgtest"
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
 const orderFlow = `memflow: v1
@@ -594,5 +596,52 @@ func TestSources(t *testing.T) {
 	g := newFixture(t, "sqlite:"+filepath.Join(t.TempDir(), "memflow.db"), "memflow", Options{})
 	if a := g.do("PUT", "/api/v1/sources/"+strings.ReplaceAll(filepath.Join(g.dir, "order.yaml"), "/", "%2F"), "application/yaml", []byte(orderFlow)); a.status != 403 {
 		t.Errorf("save without --allow-edit: %d %s", a.status, a.body)
+	}
+}
+
+// A start that carries a traceparent joins the caller's trace: the
+// instance's root span is a child of the caller's span.
+func TestStartJoinsTheCallersTrace(t *testing.T) {
+	ctx := context.Background()
+	spans := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
+	defer tp.Shutdown(ctx)
+	eng, err := memflow.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "memflow.db"), memflow.Config{TracerProvider: tp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	file := filepath.Join(t.TempDir(), "order.yaml")
+	os.WriteFile(file, []byte(orderFlow), 0o644)
+	if err := eng.LoadFlows(ctx, file); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(New(eng, Options{}))
+	defer srv.Close()
+	const traceID, parentID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	req, _ := http.NewRequest("POST", srv.URL+"/api/v1/workflows/order/start", strings.NewReader(`{"id":"t1","args":{"item":"pen"}}`))
+	req.Header.Set("Traceparent", "00-"+traceID+"-"+parentID+"-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("start: %d", resp.StatusCode)
+	}
+	var root bool
+	for _, s := range spans.GetSpans() {
+		if s.SpanContext.TraceID().String() != traceID {
+			t.Errorf("span %q in trace %s, want the caller's %s", s.Name, s.SpanContext.TraceID(), traceID)
+		}
+		if s.Name == "memflow.workflow order" {
+			root = true
+			if s.Parent.SpanID().String() != parentID {
+				t.Errorf("root span's parent %s, want the caller's span %s", s.Parent.SpanID(), parentID)
+			}
+		}
+	}
+	if !root {
+		t.Errorf("no root span among %d spans", len(spans.GetSpans()))
 	}
 }
