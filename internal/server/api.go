@@ -7,11 +7,13 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/memflow/memflow"
+	"github.com/memflow/memflow/compiler"
 	"github.com/memflow/memflow/internal/graph"
 	"github.com/memflow/memflow/internal/store"
 )
@@ -468,7 +470,7 @@ func (s *Server) flow(w http.ResponseWriter, r *http.Request) {
 	out.Input = prog.Workflow.Input
 	pic := graph.New()
 	pic.Add(prog.Workflow)
-	for _, h := range out.Hooks {
+	for _, h := range usedHooks(prog) {
 		pic.Add(prog.Hooks[h])
 	}
 	var m, svg strings.Builder
@@ -479,6 +481,32 @@ func (s *Server) flow(w http.ResponseWriter, r *http.Request) {
 	}
 	out.Graph = flowGraph{Mermaid: m.String(), SVG: svg.String()}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// usedHooks lists the hooks a workflow's steps start, and the hooks those
+// start, sorted: the picture of a flow. (Every hook of the app can be
+// started on an instance from outside; Flow.Hooks lists them all.)
+func usedHooks(p *compiler.Program) []string {
+	seen := map[string]bool{}
+	var walk func(g *compiler.Graph)
+	walk = func(g *compiler.Graph) {
+		if g == nil {
+			return
+		}
+		for _, s := range g.States {
+			if s.Hook != "" && !seen[s.Hook] {
+				seen[s.Hook] = true
+				walk(p.Hooks[s.Hook])
+			}
+		}
+	}
+	walk(p.Workflow)
+	out := make([]string, 0, len(seen))
+	for h := range seen {
+		out = append(out, h)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func pathEscape(s string) string {

@@ -462,7 +462,7 @@ async function instancePage(id) {
   const hookName = h("select", { name: "hook" }, (flow ? flow.hooks : []).map((n) => h("option", { value: n }, n)));
   const hookArgs = h("textarea", { name: "args", placeholder: "{}" });
   const parse = (t) => { const s = t.value.trim(); return s === "" ? null : JSON.parse(s); };
-  const actions = h("div", { class: "actions" },
+  const actions = h("div", { class: "actions row3" },
     h("form", { id: "signal-form", onsubmit: async (e) => {
       e.preventDefault();
       try {
@@ -491,9 +491,8 @@ async function instancePage(id) {
     h("div", { class: "grid", style: "margin-top:16px" },
       h("div", { class: "panel" }, h("h2", {}, "Timeline"), timeline),
       h("div", { class: "panel" }, h("h2", {}, "Time travel"), travel)),
-    h("div", { class: "grid", style: "margin-top:16px" },
-      h("div", { class: "panel" }, h("h2", {}, "Path taken ", h("span", { class: "muted", style: "text-transform:none" }, "(green: ran · blue: now)")), flow ? graph : h("div", { class: "muted" }, "The flow's version is not in the catalogue.")),
-      h("div", { class: "panel" }, actions)));
+    h("div", { class: "panel", style: "margin-top:16px" }, h("h2", {}, "Path taken ", h("span", { class: "muted", style: "text-transform:none" }, "(green: ran · blue: now)")), flow ? graph : h("div", { class: "muted" }, "The flow's version is not in the catalogue.")),
+    h("div", { class: "panel" }, actions));
   drawHead();
   let pending = null;
   const soon = () => { clearTimeout(pending); pending = setTimeout(refresh, 120); };
