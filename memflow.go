@@ -418,6 +418,10 @@ func (e *Engine) EntityAt(ctx context.Context, id string, seq int64) (json.RawMe
 	return e.rt.EntityAt(ctx, id, seq)
 }
 
+// ErrEnded matches the error of a hook, signal or cancel sent to an
+// instance that has already ended.
+var ErrEnded = runtime.ErrEnded
+
 // ErrNoTimeTravel is EntityAt's error for an instance that started before
 // this version of memflow recorded entity changes.
 var ErrNoTimeTravel = runtime.ErrNoTimeTravel

@@ -72,6 +72,17 @@ type program struct {
 	descs  map[*compiler.State]string // what each state does, for history rows
 }
 
+// ErrEnded matches the error of a hook, signal or cancel sent to an
+// instance that has already ended.
+var ErrEnded = errors.New("instance ended")
+
+// endedError says what could not be done to an ended instance; it
+// matches ErrEnded.
+type endedError struct{ msg string }
+
+func (e *endedError) Error() string        { return e.msg }
+func (e *endedError) Is(target error) bool { return target == ErrEnded }
+
 // ErrNotFound is returned for an unknown workflow id or flow.
 var ErrNotFound = store.ErrNotFound
 
@@ -654,7 +665,7 @@ func (e *Engine) deliver(ctx context.Context, id, what string, check func(*progr
 		return fmt.Errorf("%s %q: %w", what, id, err)
 	}
 	if job.Status != store.StatusRunning {
-		return fmt.Errorf("%s %q: workflow is %s", what, id, job.Status)
+		return &endedError{fmt.Sprintf("%s %q: workflow is %s", what, id, job.Status)}
 	}
 	p, err := e.res.pinned(ctx, job.Flow, job.Version)
 	if err != nil {
@@ -726,7 +737,7 @@ func (e *Engine) Cancel(ctx context.Context, id string) error {
 		return fmt.Errorf("cancel %q: %w", id, err)
 	}
 	if status != store.StatusCancelled {
-		return fmt.Errorf("cancel %q: workflow already %s", id, status)
+		return &endedError{fmt.Sprintf("cancel %q: workflow already %s", id, status)}
 	}
 	return nil
 }

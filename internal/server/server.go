@@ -195,30 +195,17 @@ func classify(err error) (int, string) {
 	case errors.Is(err, memflow.ErrNotFound):
 		return http.StatusNotFound, "not_found"
 	case errors.Is(err, errBadInput), errors.Is(err, memflow.ErrInvalidInput), errors.Is(err, store.ErrPath),
-		errors.Is(err, store.ErrCommand):
+		errors.Is(err, store.ErrCommand), errors.Is(err, store.ErrQuery):
 		return http.StatusBadRequest, "bad_request"
-	case errors.Is(err, errConflict), errors.Is(err, memflow.ErrRetired), errors.Is(err, memflow.ErrNoTimeTravel):
-		return http.StatusConflict, "conflict"
+	case errors.Is(err, memflow.ErrEnded), errors.Is(err, memflow.ErrRetired), errors.Is(err, memflow.ErrNoTimeTravel):
+		return http.StatusConflict, "conflict" // the instance or flow is not in a state that allows it
 	case store.IsTransient(err):
 		return http.StatusServiceUnavailable, "unavailable"
-	}
-	// What the engine refuses about an instance's state (a hook on an
-	// ended instance, cancelling one already ended) is a conflict, not a
-	// server fault.
-	msg := err.Error()
-	if strings.Contains(msg, ": workflow is ") || strings.Contains(msg, ": workflow already ") {
-		return http.StatusConflict, "conflict"
-	}
-	if strings.Contains(msg, "limit") || strings.Contains(msg, "cursor") || strings.Contains(msg, "find ") {
-		return http.StatusBadRequest, "bad_request"
 	}
 	return http.StatusInternalServerError, "internal"
 }
 
-var (
-	errBadInput = errors.New("bad input")
-	errConflict = errors.New("conflict")
-)
+var errBadInput = errors.New("bad input")
 
 // inputError is a mistake in the request, named in its message.
 type inputError struct{ msg string }

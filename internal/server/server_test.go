@@ -379,6 +379,9 @@ func TestAPI(t *testing.T) {
 		if a := f.post("/api/v1/instances/o1/hooks/note", `{"text":"late"}`); a.status != 409 {
 			t.Errorf("hook on completed: %d %s", a.status, a.body)
 		}
+		if a := f.post("/api/v1/instances/o1/signals/approve", `{"by":"late"}`); a.status != 409 || a.code(t) != "conflict" {
+			t.Errorf("signal to completed: %d %s", a.status, a.body)
+		}
 		want(t, f.post("/api/v1/instances/o2/cancel", ""), 200)
 		if r := want(t, f.get("/api/v1/instances/o2/result?wait=5s"), 200).json(t); r["status"] != "cancelled" {
 			t.Errorf("cancelled result: %v", r)

@@ -248,11 +248,21 @@ func (s *sqlStore) renderFind(ctx context.Context, db querier, entityType string
 		}
 	}
 	fq, err := s.d.findQuery(entityType, f, p, arrayIdx)
-	if err == nil && lookErr != nil {
+	if err != nil {
+		return fq, &queryError{err}
+	}
+	if lookErr != nil {
 		err = fmt.Errorf("find %s: %w", entityType, lookErr)
 	}
 	return fq, err
 }
+
+// queryError is a Find the caller wrote wrong; it matches ErrQuery and
+// what it wraps.
+type queryError struct{ err error }
+
+func (e *queryError) Error() string   { return e.err.Error() }
+func (e *queryError) Unwrap() []error { return []error{e.err, ErrQuery} }
 
 func (s *sqlStore) FindPage(ctx context.Context, entityType string, f Filter, p FindParams) (Page, error) {
 	db := s.b.pool()

@@ -15,6 +15,9 @@ var (
 	ErrCommand = errors.New("command cannot apply")
 	// ErrPath marks a malformed path. *PathError wraps it.
 	ErrPath = errors.New("invalid path")
+	// ErrQuery matches a Find the caller wrote wrong: its conditions,
+	// sort, cursor, limit or offset.
+	ErrQuery = errors.New("invalid query")
 	// ErrTreeClosed marks a start under a root whose tree CloseTree closed.
 	ErrTreeClosed = errors.New("instance tree closed")
 	// ErrTaskGone fails a transaction whose DeleteTask found the task gone
