@@ -932,6 +932,15 @@ func (e *Engine) Program(ctx context.Context, name, version string) (*compiler.P
 	return compiler.DecodeProgram(v.Program)
 }
 
+// WatchCommits returns a channel that receives when this engine commits a
+// transition of instance id (a worker of this process, or a signal, hook or
+// cancel sent through it); wake-ups coalesce, and commits of other
+// processes are not seen. Pair it with HistoryAfter to follow an instance
+// at once while polling for other processes' work. stop ends the watch.
+func (e *Engine) WatchCommits(id string) (ch <-chan struct{}, stop func()) {
+	return e.rt.WatchCommits(id)
+}
+
 // HistoryPage is the most rows one HistoryAfter call returns.
 const HistoryPage = 1000
 

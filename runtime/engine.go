@@ -57,6 +57,7 @@ type Engine struct {
 
 	running *inflight
 	ends    endHub
+	commits commitHub    // WatchCommits
 	loc     locals       // this engine's Work loops, for local hand-off (handoff.go)
 	workers atomic.Int32 // Work loops running
 	// lastSweep is when a worker of this engine last deleted expired rows
@@ -717,8 +718,11 @@ func (e *Engine) deliver(ctx context.Context, id, what string, check func(*progr
 		kind, _, _ := strings.Cut(what, " ") // signal or hook
 		e.traceTransition(done, kind, began, trace.SpanContextFromContext(ctx))
 	}
+	if committed != nil {
+		e.commits.committed(committed.ID)
+	}
 	if status != "" {
-		return fmt.Errorf("%s %q: workflow is %s", what, id, status)
+		return &endedError{fmt.Sprintf("%s %q: workflow is %s", what, id, status)}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package runtime
 import (
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 
 	"github.com/memflow/memflow/internal/store"
 )
@@ -136,5 +137,59 @@ func (h *endHub) ended(j *store.Job) {
 		case c <- o:
 		default: // already told
 		}
+	}
+}
+
+// commitHub wakes those watching the commits of an instance in this
+// process (WatchCommits). With no watcher a commit costs one atomic load.
+type commitHub struct {
+	watchers atomic.Int32
+	mu       sync.Mutex
+	w        map[string]map[chan struct{}]struct{}
+}
+
+func (h *commitHub) committed(id string) {
+	if h.watchers.Load() == 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.w[id] {
+		select {
+		case c <- struct{}{}:
+		default: // a wake-up is pending already
+		}
+	}
+}
+
+// WatchCommits returns a channel that receives when this engine (a worker
+// in this process, or a signal, hook or cancel sent through it) commits a
+// transition of instance id; wake-ups coalesce. Commits of other processes
+// are not seen: read the history to know what happened. stop ends the
+// watch.
+func (e *Engine) WatchCommits(id string) (ch <-chan struct{}, stop func()) {
+	h := &e.commits
+	c := make(chan struct{}, 1)
+	h.mu.Lock()
+	if h.w == nil {
+		h.w = map[string]map[chan struct{}]struct{}{}
+	}
+	if h.w[id] == nil {
+		h.w[id] = map[chan struct{}]struct{}{}
+	}
+	h.w[id][c] = struct{}{}
+	h.watchers.Add(1)
+	h.mu.Unlock()
+	var once sync.Once
+	return c, func() {
+		once.Do(func() {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			delete(h.w[id], c)
+			if len(h.w[id]) == 0 {
+				delete(h.w, id)
+			}
+			h.watchers.Add(-1)
+		})
 	}
 }

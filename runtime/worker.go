@@ -437,6 +437,7 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 // committed logs and counts a committed transition of job, begun at began,
 // and the children it started (spawned: their workflows).
 func (e *Engine) committed(job *store.Job, spawned []string, began time.Time) {
+	e.commits.committed(job.ID)
 	took := time.Since(began)
 	if e.log.Enabled(context.Background(), slog.LevelDebug) {
 		e.log.Debug("transition committed", "workflow", job.Flow, "id", job.ID, "status", job.Status, "took", took)

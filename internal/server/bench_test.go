@@ -106,26 +106,40 @@ FROM generate_series(1, 100000) AS n`
 	}
 }
 
-// BenchmarkEventLatency measures how long a transition committed by
-// another engine on the same database (a worker elsewhere) takes to reach
-// an event stream of the server: from the signal's commit to the event of
-// the step it completed. Both stores, default polling (400 ms).
+// BenchmarkEventLatency measures how long a transition takes to reach an
+// event stream of the server, from the signal's commit to the event of the
+// step it completed: committed by another engine on the same database (a
+// worker elsewhere: the poll, 400 ms, finds it) and by the server's own
+// engine (a wake-up). Both stores.
 //
 //	go test -run XXX -bench EventLatency -benchtime 20x ./internal/server
 func BenchmarkEventLatency(b *testing.B) {
-	for _, st := range []string{"sqlite", "postgres"} {
-		b.Run(st, func(b *testing.B) {
+	for _, run := range []struct{ st, by string }{{"sqlite", "other"}, {"sqlite", "same"}, {"postgres", "other"}, {"postgres", "same"}} {
+		st := run.st
+		b.Run(st+"/"+run.by+"-process", func(b *testing.B) {
 			url, app := "sqlite:"+filepath.Join(b.TempDir(), "memflow.db"), "memflow"
 			if st == "postgres" {
 				url = pgtest.URL(b)
 				app = pgtest.App(b, url)
 			}
-			f := newFixture(b, url, app, Options{Poll: 400 * time.Millisecond})
+			// "other": the server's engine runs no worker; another engine
+			// signals and its worker commits the step.
+			f := newFixtureWorker(b, url, app, Options{Poll: 400 * time.Millisecond}, run.by == "same")
 			other, err := memflow.Open(context.Background(), url, memflow.Config{App: app})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer other.Close()
+			if run.by == "other" {
+				wctx, stop := context.WithCancel(context.Background())
+				done := make(chan struct{})
+				go func() { defer close(done); other.Run(wctx, memflow.WorkerConfig{Poll: 20 * time.Millisecond}) }()
+				defer func() { stop(); <-done }()
+			}
+			signaller := other
+			if run.by == "same" {
+				signaller = f.eng
+			}
 			var lat []time.Duration
 			i := 0
 			for b.Loop() {
@@ -143,7 +157,7 @@ func BenchmarkEventLatency(b *testing.B) {
 					}
 				}
 				t0 := time.Now()
-				if err := other.Signal(context.Background(), id, "approve", map[string]any{"by": "b"}); err != nil {
+				if err := signaller.Signal(context.Background(), id, "approve", map[string]any{"by": "b"}); err != nil {
 					b.Fatal(err)
 				}
 				for r := range stream.rows {

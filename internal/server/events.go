@@ -22,8 +22,9 @@ type streamEvent struct {
 // per history row (id: its seq, event: "history"), from the row after
 // Last-Event-ID (or ?after) on, then an "end" event once the instance has
 // ended and every row was sent. Rows committed by any process on the
-// database arrive: the stream reads the rows after the last one sent every
-// Options.Poll, one indexed query per stream.
+// database arrive: the stream reads the rows after the last one sent at
+// once when this process commits one of the instance's transitions, and
+// every Options.Poll for the commits of other processes (one indexed query).
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var last int64
@@ -64,6 +65,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	tick := time.NewTicker(s.opts.Poll)
 	defer tick.Stop()
+	// This process's own commits wake the stream at once; the poll finds
+	// those of other processes.
+	woken, stopWatch := s.eng.WatchCommits(id)
+	defer stopWatch()
 	lastSent := time.Now()
 	status := in.Status
 	for {
@@ -103,6 +108,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-s.closing:
 			return
+		case <-woken:
 		case <-tick.C:
 		}
 	}

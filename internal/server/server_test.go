@@ -75,6 +75,13 @@ type fixture struct {
 
 func newFixture(t testing.TB, url, app string, opts Options) *fixture {
 	t.Helper()
+	return newFixtureWorker(t, url, app, opts, true)
+}
+
+// newFixtureWorker is newFixture with or without a worker in the server's
+// engine.
+func newFixtureWorker(t testing.TB, url, app string, opts Options, worker bool) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	eng, err := memflow.Open(ctx, url, memflow.Config{App: app})
 	if err != nil {
@@ -93,7 +100,9 @@ func newFixture(t testing.TB, url, app string, opts Options) *fixture {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		eng.Run(wctx, memflow.WorkerConfig{Poll: 20 * time.Millisecond})
+		if worker {
+			eng.Run(wctx, memflow.WorkerConfig{Poll: 20 * time.Millisecond})
+		}
 	}()
 	opts.FlowPaths = []string{dir}
 	if opts.Poll == 0 {
@@ -647,4 +656,22 @@ func TestStartJoinsTheCallersTrace(t *testing.T) {
 	if !root {
 		t.Errorf("no root span among %d spans", len(spans.GetSpans()))
 	}
+}
+
+// Transitions this process commits reach an event stream at once, without
+// waiting for the poll (here an hour long).
+func TestEventsWakeOnOwnCommits(t *testing.T) {
+	eachStore(t, func(t *testing.T, url, app string) {
+		f := newFixture(t, url, app, Options{Poll: time.Hour})
+		want(t, f.post("/api/v1/workflows/order/start", `{"id":"w1","args":{"item":"pen"}}`), 201)
+		eventually(t, "w1 waits", func() bool {
+			return strings.Contains(string(f.get("/api/v1/instances/w1/status").body), `"doing":"signal"`)
+		})
+		stream := f.events("w1", "")
+		want(t, f.post("/api/v1/instances/w1/signals/approve", `{"by":"ana"}`), 202)
+		rows, end := stream.all(t)
+		if end != "completed" || rows[len(rows)-1].Status != "completed" {
+			t.Errorf("stream ended %q after %d rows", end, len(rows))
+		}
+	})
 }
