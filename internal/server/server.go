@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/memflow/memflow"
@@ -51,6 +52,9 @@ type Options struct {
 	// Poll is how often an event stream looks for new history rows when no
 	// wake-up came (0: 400ms).
 	Poll time.Duration
+	// MaxStreams bounds the event streams open at once (0: 256); one more
+	// is refused with 503 until another closes.
+	MaxStreams int
 }
 
 // Server serves the API and the console. It is an http.Handler.
@@ -61,6 +65,7 @@ type Server struct {
 	// closing ends the event streams (Close).
 	closing   chan struct{}
 	closeOnce sync.Once
+	streams   atomic.Int64 // event streams open
 }
 
 // Close ends the open event streams, so that an http.Server's Shutdown
@@ -77,6 +82,9 @@ func New(eng *memflow.Engine, opts Options) *Server {
 	}
 	if opts.Poll <= 0 {
 		opts.Poll = 400 * time.Millisecond
+	}
+	if opts.MaxStreams <= 0 {
+		opts.MaxStreams = 256
 	}
 	s := &Server{eng: eng, opts: opts, mux: http.NewServeMux(), closing: make(chan struct{})}
 	s.routes()

@@ -675,3 +675,32 @@ func TestEventsWakeOnOwnCommits(t *testing.T) {
 		}
 	})
 }
+
+// Event streams are bounded: one past the limit is refused with 503 until
+// another closes.
+func TestEventStreamLimit(t *testing.T) {
+	f := newFixture(t, "sqlite:"+filepath.Join(t.TempDir(), "memflow.db"), "memflow", Options{MaxStreams: 1})
+	want(t, f.post("/api/v1/workflows/order/start", `{"id":"s1","args":{"item":"pen"}}`), 201)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", f.srv.URL+"/api/v1/instances/s1/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("first stream: %v %v", resp, err)
+	}
+	if a := f.get("/api/v1/instances/s1/events"); a.status != 503 || a.code(t) != "unavailable" || a.header.Get("Retry-After") == "" {
+		t.Errorf("second stream: %d %s", a.status, a.body)
+	}
+	cancel()
+	resp.Body.Close()
+	eventually(t, "the first stream's slot is free", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", f.srv.URL+"/api/v1/instances/s1/events", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+}
