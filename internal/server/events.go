@@ -78,20 +78,20 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	woken, stopWatch := s.eng.WatchCommits(id)
 	defer stopWatch()
 	lastSent := time.Now()
-	status := in.Status
+	// Each row carries the status after it: running until the row that
+	// ends the instance. The instance is read once, here: ended already
+	// means the rows after last are all there is.
+	endedAtStart := in.Status != memflow.StatusRunning
+	status := memflow.StatusRunning
 	for {
-		// Status first, then rows: an instance read as ended has
-		// committed every row the read after it returns.
-		if in, err := s.eng.Get(ctx, id); err == nil {
-			status = in.Status
-		} else if !store.IsTransient(err) {
-			return
-		}
 		evs, err := s.eng.HistoryAfter(ctx, id, last)
 		if err != nil && !store.IsTransient(err) {
 			return
 		}
 		for _, ev := range evs {
+			if ev.Thread == "" && endKind(ev.Kind) {
+				status = ev.Kind
+			}
 			b, err := json.Marshal(streamEvent{Event: ev, Status: status})
 			if err != nil || !send("id: %d\nevent: history\ndata: %s\n\n", ev.Seq, b) {
 				return
@@ -101,7 +101,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		if len(evs) == memflow.HistoryPage {
 			continue // more rows wait
 		}
-		if status != memflow.StatusRunning && err == nil {
+		if err == nil && (status != memflow.StatusRunning || endedAtStart && len(evs) == 0) {
+			if status == memflow.StatusRunning {
+				status = in.Status // resumed after the row that ended it
+			}
 			send("event: end\ndata: {\"status\":%q}\n\n", status)
 			return
 		}
@@ -120,4 +123,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		case <-tick.C:
 		}
 	}
+}
+
+// endKind reports whether a history row of the main thread ends the
+// instance.
+func endKind(kind string) bool {
+	return kind == memflow.StatusCompleted || kind == memflow.StatusFailed || kind == memflow.StatusCancelled
 }

@@ -349,6 +349,12 @@ func TestAPI(t *testing.T) {
 		if len(again) != len(rows)-len(rows)/2-1 || again[0].Seq != rows[len(rows)/2+1].Seq {
 			t.Errorf("after %d: %d rows from %d, want %d rows", mid, len(again), again[0].Seq, len(rows)-len(rows)/2-1)
 		}
+		if none, end := f.events("o1", jsonNumber(rows[len(rows)-1].Seq)).all(t); len(none) != 0 || end != "completed" {
+			t.Errorf("resumed after the last row: %d rows, end %q", len(none), end)
+		}
+		if rows[0].Status != "running" {
+			t.Errorf("the first row's status %q: want the status after it, running", rows[0].Status)
+		}
 		a = want(t, f.get("/api/v1/instances/o1/history?after="+jsonNumber(mid)), 200)
 		json.Unmarshal(a.body, &h)
 		if len(h.History) != len(again) {
