@@ -204,3 +204,36 @@ func TestBrowserEditorDiagnostic(t *testing.T) {
 		t.Error("typing changed the file")
 	}
 }
+
+// With a token, the console asks for it once, keeps it for the tab, and
+// every call then carries it.
+func TestBrowserAsksForTheToken(t *testing.T) {
+	ctx := browser(t)
+	dir := shots(t)
+	f := newFixture(t, "sqlite:"+filepath.Join(t.TempDir(), "memflow.db"), "memflow", Options{Token: "s3cret-token"})
+	f.auth = "s3cret-token"
+	want(t, f.post("/api/v1/workflows/order/start", `{"id":"tok-1","args":{"item":"pen"}}`), 201)
+	steps, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	err := chromedp.Do(steps,
+		chromedp.Navigate(f.srv.URL+"/instances"),
+		chromedp.WaitVisible(`#token-input`),
+		shot(dir, "token"),
+		chromedp.SendKeys(`#token-input`, "s3cret-token"),
+		chromedp.Click(`#token-form button[type=submit]`),
+		chromedp.WaitVisible(`a[href="/instances/tok-1"]`),
+		chromedp.Click(`a[href="/instances/tok-1"]`),
+		waitJS(`document.querySelectorAll(".timeline li").length >= 2`), // the event stream carries it too
+	)
+	if err != nil {
+		failed(t, ctx, dir, err)
+	}
+	kept, err := chromedp.Run(steps, chromedp.Evaluate[string](`sessionStorage.getItem("memflow-token")`))
+	if err != nil || kept != "s3cret-token" {
+		t.Errorf("token kept as %q: %v", kept, err)
+	}
+	cookies, err := chromedp.Run(steps, chromedp.Evaluate[string](`document.cookie`))
+	if err != nil || cookies != "" {
+		t.Errorf("cookies %q: %v", cookies, err)
+	}
+}
