@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"encoding/json"
-	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -71,5 +70,5 @@ func norm(t *testing.T, b []byte) string {
 		t.Fatalf("%s: %v", b, err)
 	}
 	out, _ := json.Marshal(v)
-	return fmt.Sprint(string(out))
+	return string(out)
 }

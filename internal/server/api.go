@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -128,7 +129,7 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Location", "/api/v1/instances/"+pathEscape(id))
+	w.Header().Set("Location", "/api/v1/instances/"+url.PathEscape(id))
 	writeJSON(w, http.StatusCreated, map[string]string{"id": id})
 }
 
@@ -183,9 +184,6 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.fail(w, r, err)
 		return
-	}
-	for _, in := range ins {
-		in.Entity = nil // a listing says what an instance is; GET /instances/{id} has its documents
 	}
 	writeJSON(w, http.StatusOK, listResponse{Instances: ins, Next: nextCursor(next)})
 }
@@ -450,6 +448,9 @@ func (s *Server) flow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	version := r.URL.Query().Get("version")
+	if version == "" {
+		version = out.Version // the serving version, just read: no second catalogue read
+	}
 	prog, err := s.eng.Program(r.Context(), name, version)
 	if err != nil {
 		s.fail(w, r, err)
@@ -507,8 +508,4 @@ func usedHooks(p *compiler.Program) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func pathEscape(s string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(s, "%", "%25"), "/", "%2F")
 }

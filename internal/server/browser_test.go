@@ -135,7 +135,7 @@ func TestBrowserSignalFromTheConsole(t *testing.T) {
 		waitJS(`document.querySelector("#entity").textContent.includes("ana")`),
 		waitJS(`[...document.querySelectorAll(".timeline li")].some(li => li.textContent.includes("merge"))`),
 		waitJS(`document.querySelector("h1 .badge").textContent === "completed"`),
-		waitJS(`document.querySelectorAll('.graph g.node.visited[data-graph="hook note"]').length === 0`),
+		waitJS(`document.querySelectorAll('.graph g.node.visited').length === 3`), // set, the wait, merge
 		waitJS(`document.querySelector('.graph g.node.visited[data-step="approval"]') !== null`),
 		chromedp.Click(`.timeline li:nth-child(2)`),
 		waitJS(`document.querySelector(".diff") !== null`),

@@ -8,8 +8,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -232,8 +234,8 @@ func eventually(t testing.TB, what string, cond func() bool) {
 }
 
 func TestAPI(t *testing.T) {
-	eachStore(t, func(t *testing.T, url, app string) {
-		f := newFixture(t, url, app, Options{MaxBody: 4096})
+	eachStore(t, func(t *testing.T, dbURL, app string) {
+		f := newFixture(t, dbURL, app, Options{MaxBody: 4096})
 
 		// Start: created, idempotent by id, and refused with the reason.
 		a := want(t, f.post("/api/v1/workflows/order/start", `{"id":"o1","args":{"item":"pen","qty":2}}`), 201)
@@ -405,7 +407,7 @@ func TestAPI(t *testing.T) {
 		want(t, f.post("/api/v1/instances/o3/signals/approve", `{"by":`), 400)
 
 		// Entities, as memflow find.
-		a = want(t, f.get(`/api/v1/entities/order?where=`+queryEscape(`{"by":"ana"}`)), 200)
+		a = want(t, f.get(`/api/v1/entities/order?where=`+url.QueryEscape(`{"by":"ana"}`)), 200)
 		if list := a.json(t)["instances"].([]any); len(list) != 1 || list[0].(map[string]any)["id"] != "o1" {
 			t.Errorf("find by=ana: %s", a.body)
 		}
@@ -413,7 +415,7 @@ func TestAPI(t *testing.T) {
 		if list := a.json(t)["instances"].([]any); len(list) != 2 || a.json(t)["next"] == nil {
 			t.Errorf("find page: %s", a.body)
 		}
-		want(t, f.get(`/api/v1/entities/order?where=`+queryEscape(`[{"path":"qty","op":"~","value":1}]`)), 400)
+		want(t, f.get(`/api/v1/entities/order?where=`+url.QueryEscape(`[{"path":"qty","op":"~","value":1}]`)), 400)
 
 		// The catalogue and one flow with its picture.
 		fl := want(t, f.get("/api/v1/flows"), 200).json(t)
@@ -444,11 +446,7 @@ func TestAPI(t *testing.T) {
 	})
 }
 
-func jsonNumber(n int64) string { b, _ := json.Marshal(n); return string(b) }
-
-func queryEscape(s string) string {
-	return strings.NewReplacer("%", "%25", "{", "%7B", "}", "%7D", `"`, "%22", ":", "%3A", "[", "%5B", "]", "%5D", ",", "%2C", " ", "%20", "~", "%7E").Replace(s)
-}
+func jsonNumber(n int64) string { return strconv.FormatInt(n, 10) }
 
 // eventStream reads one Server-Sent Events stream.
 type eventStream struct {

@@ -78,8 +78,8 @@ type validateResponse struct {
 // one of them, so hooks and names defined elsewhere resolve).
 func (s *Server) check(file string, text []byte) (*compiler.Catalogue, validateResponse) {
 	files := map[string][]byte{file: text}
-	if slices.Contains(s.files(), file) {
-		for _, f := range s.files() {
+	if served := s.files(); slices.Contains(served, file) {
+		for _, f := range served {
 			if f != file {
 				if b, err := os.ReadFile(f); err == nil {
 					files[f] = b

@@ -61,6 +61,12 @@ func Get(doc any, path string) (v any, ok bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
+	v, ok = getSegs(doc, segs)
+	return v, ok, nil
+}
+
+// getSegs reads the value at parsed path segs.
+func getSegs(doc any, segs []Segment) (any, bool) {
 	cur, present := doc, true
 	for _, s := range segs {
 		switch x := cur.(type) {
@@ -69,17 +75,17 @@ func Get(doc any, path string) (v any, ok bool, err error) {
 		case []any:
 			i, isIdx := s.Index()
 			if !isIdx || i >= len(x) {
-				return nil, false, nil
+				return nil, false
 			}
 			cur = x[i]
 		default:
-			return nil, false, nil
+			return nil, false
 		}
 		if !present {
-			return nil, false, nil
+			return nil, false
 		}
 	}
-	return cur, true, nil
+	return cur, true
 }
 
 func applyOne(doc any, c Command) (any, error) {
@@ -329,10 +335,13 @@ func ApplyCommandsPatch(doc any, cmds []Command) (any, []PatchOp, error) {
 			return nil, nil, fmt.Errorf("%s: %w", c.Op, err)
 		}
 		miss := missingFrom(work, segs)
-		qWas := miss >= 0 && miss < len(segs) && presentAt(work, segs[:miss+1])
+		qWas := false
+		if miss >= 0 && miss < len(segs) {
+			_, qWas = getSegs(work, segs[:miss+1])
+		}
 		arrLen := -1
-		if miss == len(segs) {
-			if a, ok := valueAt(work, segs).([]any); ok {
+		if v, _ := getSegs(work, segs); miss == len(segs) {
+			if a, ok := v.([]any); ok {
 				arrLen = len(a)
 			}
 		}
@@ -375,27 +384,6 @@ func missingFrom(doc any, segs []Segment) int {
 	return len(segs)
 }
 
-func valueAt(doc any, segs []Segment) any {
-	cur := doc
-	for _, s := range segs {
-		switch x := cur.(type) {
-		case map[string]any:
-			cur = x[string(s)]
-		case []any:
-			n, _ := s.Index()
-			if n >= len(x) {
-				return nil
-			}
-			cur = x[n]
-		default:
-			return nil
-		}
-	}
-	return cur
-}
-
-func presentAt(doc any, segs []Segment) bool { return missingFrom(doc, segs) == len(segs) }
-
 // patchOf is the operation that records one applied command.
 func patchOf(after any, segs []Segment, miss int, qWas bool, arrLen int, c Command) (PatchOp, bool, error) {
 	op := c.Op
@@ -418,23 +406,24 @@ func patchOf(after any, segs []Segment, miss int, qWas bool, arrLen int, c Comma
 	}
 	if miss < len(segs) { // a new subtree at segs[:miss+1], or a scalar on the way replaced
 		q := segs[:miss+1]
-		if !presentAt(after, q) {
+		now, there := getSegs(after, q)
+		if !there {
 			if qWas {
 				return PatchOp{Op: "remove", Path: pointer(q)}, true, nil
 			}
 			return PatchOp{}, false, nil
 		}
-		v, err := val(valueAt(after, q))
+		v, err := val(now)
 		kind := "add"
 		if qWas {
 			kind = "replace"
 		}
 		return PatchOp{Op: kind, Path: pointer(q), Value: v}, err == nil, err
 	}
-	if !presentAt(after, segs) {
+	now, there := getSegs(after, segs)
+	if !there {
 		return PatchOp{Op: "remove", Path: pointer(segs)}, true, nil
 	}
-	now := valueAt(after, segs)
 	if arr, ok := now.([]any); ok && arrLen >= 0 && len(arr) == arrLen+1 && (op == OpAppend || op == OpPrepend) {
 		if op == OpAppend {
 			v, err := val(arr[len(arr)-1])
