@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/memflow/memflow/compiler"
@@ -26,12 +25,12 @@ func (x *txn) cancelStep(t *thread, s *compiler.State, env *compiler.Env) error 
 		x.cancel(reason)
 		return nil
 	}
-	target, err := x.tx.GetJob(x.ctx, id, false)
+	target, known := x.peer(id)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case !known:
+		return x.need(id)
+	case target == nil:
 		return typed("CancelError", "%s: cancel workflow %q: no such workflow", s.Pos, id)
-	case err != nil:
-		return x.fault(err) // a database error: the transition runs again
 	}
 	if target.Status == store.StatusRunning {
 		x.tasks = append(x.tasks, store.Task{JobID: id, Queue: target.TaskQueue, Kind: taskCancel,

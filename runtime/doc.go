@@ -126,7 +126,8 @@
 // A child without a workflowId gets `<parent>.<label>.<n>`, n counting the
 // default-id children of the parent (instance.NextChild, committed with the
 // transition), so every branch, iteration and hook run starts its own; a
-// taken default id is skipped, never joined.
+// taken default id is skipped, never joined. The child's row, its count in
+// the tree and the watcher it registers are written at commit (peers.go).
 //
 // Every instance records its root (itself for a top-level start), parent
 // and depth (jobs.root_id, parent_id, depth). A child start counts against
@@ -155,8 +156,9 @@
 // (Limits.DBTimeout). An infrastructure error (store.IsTransient) while
 // committing is tried again on a fresh connection with a back-off that
 // tracks the outage, and releases the task without counting an attempt when
-// it persists; an error inside a step (txn.fault) abandons the transition
-// instead of failing the step, so flows' catch never sees it. A task other
+// it persists. Steps touch no database (interp.go, peers.go), so a flow's
+// catch never sees a database error: what fails is the commit, and the
+// transition runs again. A task other
 // than an activity claimed more than Limits.MaxTaskAttempts times (its
 // workers died or failed) fails its instance with type InternalError.
 // Leases are fenced by the claim's attempt count.

@@ -369,37 +369,50 @@ func (e *Engine) start(ctx context.Context, p StartParams, sig *startSignal) (id
 	var spawned []string // workflows of the children the first steps started
 	var done *txn        // the transition committed, for its span
 	out := &outbox{l: &e.loc}
-	err = e.st.InTx(ctx, func(tx store.Tx) error {
-		ended, created, committed, spawned, done = nil, false, nil, nil, nil
-		out.reset()
-		if err := e.res.confirm(ctx, tx, prog); err != nil {
-			return err
-		}
-		x, err := e.newRun(ctx, tx, prog, id, args, raw, children, opts)
-		if err != nil {
-			return err
-		}
-		x.out = out
-		// Signals sent to this id before it existed come first, in the
-		// order they were sent.
-		evs, err := takePending(ctx, tx, id, x.in, x.now)
-		if err != nil {
-			return err
-		}
-		x.events = append(x.events, evs...)
-		if sig != nil {
-			x.deliverSignal(sig.name, sig.data)
-		}
-		x.runAll()
-		x.drain()
-		if x.ended {
-			ended = x.job
-		}
-		if err := x.save(); err != nil {
-			return err
-		}
-		created, committed, spawned, done = true, x.job, x.spawned, x
-		return nil
+	pe := newPeers()
+	err = rerun(func() error {
+		return e.st.InTx(ctx, func(tx store.Tx) error {
+			ended, created, committed, spawned, done = nil, false, nil, nil, nil
+			out.reset()
+			if err := e.res.confirm(ctx, tx, prog); err != nil {
+				return err
+			}
+			x, err := e.newRun(ctx, tx, prog, id, args, raw, children, opts)
+			if err != nil {
+				return err
+			}
+			x.out, x.peers = out, pe
+			// Signals sent to this id before it existed come first, in the
+			// order they were sent.
+			var kept keptSignals
+			scratch := newInstance(x.now)
+			if kept.events, err = takePending(ctx, tx, id, scratch, x.now); err != nil {
+				return err
+			}
+			kept.signals = scratch.Signals
+			x, err = interpret(x, func() (*txn, error) {
+				return e.newRun(ctx, tx, prog, id, args, raw, children, opts)
+			}, x.readPeers, func(x *txn) error {
+				kept.give(x)
+				if sig != nil {
+					x.deliverSignal(sig.name, sig.data)
+				}
+				x.runAll()
+				x.drain()
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if x.ended {
+				ended = x.job
+			}
+			if err := x.save(); err != nil {
+				return err
+			}
+			created, committed, spawned, done = true, x.job, x.spawned, x
+			return nil
+		})
 	})
 	if err != nil {
 		out.release()

@@ -12,9 +12,11 @@ import (
 // event to the instance in memory (on) and runs its threads until each waits
 // or ends (drain); the committer then writes what the interpreter left in
 // the txn, its effects: the instance state and entity (seal), the tasks to
-// enqueue and the history rows (commit). on and drain read no database for
-// the step kinds that concern only their own instance; the table tests in
-// interp_test.go drive them without one.
+// enqueue, the history rows, and what it does to other instances (signals
+// kept, children started and watched) (commit). on and drain read no
+// database: a step that needs to know another instance parks its thread, and
+// the committer reads the instance and runs the event again (interpret in
+// peers.go). The table tests in interp_test.go drive them without one.
 
 // Event kinds beside the task kinds (taskRun, taskSignal, taskHook,
 // taskCancel, taskChild, taskTimer).
@@ -67,6 +69,11 @@ func (x *txn) on(ev event) error {
 		}
 		x.cancel(reason)
 	case taskChild:
+		for i := range x.in.Children {
+			if c := &x.in.Children[i]; c.ID == p.Child && !c.Detached {
+				c.Ended = true
+			}
+		}
 		t, s := x.at(p.Thread, p.Tick, waitChild)
 		if t == nil {
 			return nil

@@ -30,13 +30,20 @@ type machine struct {
 	clock time.Time
 	tasks []store.Task
 	hist  []store.HistoryEvent
+	// others are the other instances, by id: their status, or "absent".
+	// reads lists the ids the committer was asked to read, effects what the
+	// transitions did to other instances at commit.
+	others   map[string]string
+	reads    []string
+	effects  []string
+	children childSet // the workflows w starts, from the same file
 }
 
 var machineStart = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // newMachine starts workflow w of a file whose w runs steps; extra is
 // YAML appended to the file (hooks:, or more keys of w indented by 4).
-func newMachine(t *testing.T, steps, extra string, input any) *machine {
+func newMachine(t *testing.T, steps, extra string, input any, others map[string]string) *machine {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "f.yaml")
 	src := "memflow: v1\nworkflows:\n  w:\n    entity: w\n    steps:\n" + indent(steps, "      ") + extra
@@ -51,7 +58,14 @@ func newMachine(t *testing.T, steps, extra string, input any) *machine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &machine{t: t, p: p, clock: machineStart}
+	m := &machine{t: t, p: p, clock: machineStart, others: others, children: childSet{}}
+	for _, name := range p.Children {
+		cp, err := newProgram(cat.Programs[name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.children[name] = childProgram{p: cp}
+	}
 	lim := Limits{}
 	if err := lim.defaults(); err != nil {
 		t.Fatal(err)
@@ -59,17 +73,52 @@ func newMachine(t *testing.T, steps, extra string, input any) *machine {
 	m.e = &Engine{lim: lim, now: func() time.Time { return m.clock }, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		res: newResolver(nil), running: newInflight()}
 	raw, _ := json.Marshal(input)
-	job, in, tasks, started := m.e.newJob(p, "i-1", input, raw, nil, treePos{}, jobOpts{})
-	ent, err := decodeValue(job.Context)
-	if err != nil {
-		t.Fatal(err)
+	first := func() (*txn, error) {
+		job, in, tasks, started := m.e.newJob(p, "i-1", input, raw, nil, treePos{}, jobOpts{})
+		ent, err := decodeValue(job.Context)
+		if err != nil {
+			return nil, err
+		}
+		return &txn{e: m.e, job: job, prog: p, in: in, children: m.children, fresh: true, entity: ent, entityJSON: job.Context,
+			tasks: tasks, events: []store.HistoryEvent{started}, budget: maxStepsPerTx, now: job.CreatedAt}, nil
 	}
-	x := &txn{e: m.e, job: job, prog: p, in: in, fresh: true, entity: ent, entityJSON: job.Context,
-		tasks: tasks, events: []store.HistoryEvent{started}, budget: maxStepsPerTx, now: job.CreatedAt}
-	x.runAll()
-	x.drain()
-	m.keep(x)
+	m.interpret(first, func(x *txn) error {
+		x.runAll()
+		x.drain()
+		return nil
+	})
 	return m
+}
+
+// interpret runs one transition the way the committer does (interpret in
+// peers.go), reading other instances from m.others, and keeps it.
+func (m *machine) interpret(fresh func() (*txn, error), run func(x *txn) error) {
+	m.t.Helper()
+	x, err := fresh()
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	pe := newPeers()
+	x.peers = pe
+	x, err = interpret(x, fresh, func(ids []string) error {
+		for _, id := range ids {
+			st, ok := m.others[id]
+			if !ok {
+				return fmt.Errorf("the table gives no instance %q", id)
+			}
+			m.reads = append(m.reads, id)
+			pe.jobs[id] = nil
+			if st != "absent" {
+				pe.jobs[id] = &store.Job{ID: id, Flow: "kid", Status: st, TaskQueue: "q-" + id,
+					Result: json.RawMessage(`"result of ` + id + `"`), Error: "it broke"}
+			}
+		}
+		return nil
+	}, run)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	m.keep(x)
 }
 
 // anyActivity lets flows name any activity.
@@ -89,11 +138,20 @@ func indent(s, pre string) string {
 // keep does what commit does with x's effects, in memory.
 func (m *machine) keep(x *txn) {
 	m.t.Helper()
-	if x.abort != nil {
-		m.t.Fatalf("transition aborted: %v", x.abort)
+	if len(x.needs) > 0 {
+		m.t.Fatalf("steps need instances %v the table does not give", x.needs)
 	}
 	if err := x.seal(); err != nil {
 		m.t.Fatal(err)
+	}
+	for _, k := range x.keeps {
+		m.effects = append(m.effects, "keep "+k.Name+" for "+k.Target)
+	}
+	for _, c := range x.spawns {
+		m.effects = append(m.effects, "start "+c.id)
+	}
+	for _, w := range x.watches {
+		m.effects = append(m.effects, "watch "+w.id)
 	}
 	m.job = x.job
 	if x.ended {
@@ -109,15 +167,17 @@ func (m *machine) feed(ev event) {
 	if m.job.Status != store.StatusRunning {
 		m.t.Fatalf("event %s for an instance that is %s", ev.Kind, m.job.Status)
 	}
-	x, err := m.e.resume(m.p, m.job, nil)
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	if err := x.on(ev); err != nil {
-		m.t.Fatal(err)
-	}
-	x.drain()
-	m.keep(x)
+	stored := *m.job
+	m.interpret(func() (*txn, error) {
+		job := stored
+		return m.e.resume(m.p, &job, m.children)
+	}, func(x *txn) error {
+		if err := x.on(ev); err != nil {
+			return err
+		}
+		x.drain()
+		return nil
+	})
 }
 
 // take removes the soonest task of kind (timer kinds as "timer:sleep"),
@@ -170,6 +230,7 @@ func (m *machine) taskNames() []string {
 //	fail TYPE       it fails with an error of TYPE
 //	fire KIND       the clock moves to the soonest timer of KIND, which fires
 //	signal NAME JSON
+//	child ID STATUS JSON  the awaited child ID ended (its task to the parent)
 func (m *machine) do(line string) {
 	m.t.Helper()
 	verb, rest, _ := strings.Cut(line, " ")
@@ -194,6 +255,23 @@ func (m *machine) do(line string) {
 		t, p := m.take(taskTimer+":"+rest, false)
 		m.clock = t.DueAt
 		m.feed(event{Kind: taskTimer, P: p})
+	case "child":
+		f := strings.SplitN(rest, " ", 3)
+		if len(f) != 3 {
+			m.t.Fatalf("bad script line %q", line)
+		}
+		in, err := decodeInstance(m.job.State)
+		if err != nil {
+			m.t.Fatal(err)
+		}
+		var p payload
+		for _, t := range in.Threads {
+			if t.Wait == waitChild {
+				p = payload{Thread: t.ID, Tick: t.Tick}
+			}
+		}
+		p.Child, p.Status, p.Result = f[0], f[1], json.RawMessage(f[2])
+		m.feed(event{Kind: taskChild, P: p})
 	case "signal":
 		name, data, _ := strings.Cut(rest, " ")
 		m.feed(event{Kind: taskSignal, Signals: []payload{{Name: name, Data: json.RawMessage(data)}}})
@@ -201,6 +279,9 @@ func (m *machine) do(line string) {
 		m.t.Fatalf("bad script line %q", line)
 	}
 }
+
+// kid is a second workflow of the file, for child steps.
+const kid = "  kid:\n    entity: k\n    steps:\n      - set: { a: 1 }\n"
 
 func TestSemanticsTable(t *testing.T) {
 	for _, tc := range []struct {
@@ -216,6 +297,11 @@ func TestSemanticsTable(t *testing.T) {
 		tasks  []string
 		hist   []string // kinds of history rows that must appear, in order
 		clock  time.Duration
+		// others are the other instances the committer can read (status or
+		// "absent"); reads (in order) and effects are what must happen.
+		others  map[string]string
+		reads   []string
+		effects []string
 	}{
 		{name: "commands apply in order in one transition",
 			steps: `- set: { n: 1, tags: [a] }
@@ -375,12 +461,48 @@ func TestSemanticsTable(t *testing.T) {
   catch:
     - set: { caught: true }`,
 			extra: "    timeout: 5h\n", script: []string{"fire workflow"}, status: "failed", err: "Timeout", clock: 5 * time.Hour},
+		{name: "a signal to a running instance is a task on its queue, once the committer read it",
+			steps:  "- signal: go\n  to: other\n  data: { n: 1 }\n- set: { sent: true }",
+			others: map[string]string{"other": "running"}, reads: []string{"other"},
+			status: "completed", entity: `{"sent":true}`, tasks: []string{"signal"}},
+		{name: "a signal to an id no instance holds is kept for it at commit",
+			steps:  "- signal: go\n  to: later\n- set: { sent: true }",
+			others: map[string]string{"later": "absent"}, reads: []string{"later"},
+			status: "completed", entity: `{"sent":true}`, effects: []string{"keep go for later"}},
+		{name: "a signal to an ended instance fails the step, which catch sees",
+			steps:  "- try:\n    - signal: go\n      to: done\n  catch:\n    - set: { caught: \"${ error.type }\" }",
+			others: map[string]string{"done": "completed"}, reads: []string{"done"},
+			status: "completed", entity: `{"caught":"SignalUndeliverable"}`},
+		{name: "parallel branches needing two instances are read in one pass",
+			steps:  "- parallel:\n    - steps: [ { signal: a, to: one } ]\n    - steps: [ { cancel: two } ]",
+			others: map[string]string{"one": "running", "two": "running"}, reads: []string{"one", "two"},
+			status: "completed", tasks: []string{"cancel", "signal"}},
+		{name: "a cancel step of an unknown id fails with CancelError",
+			steps: "- cancel: nobody", others: map[string]string{"nobody": "absent"}, reads: []string{"nobody"},
+			status: "failed", err: "CancelError"},
+		{name: "a child with a default id starts at commit without a read, and its end completes the step",
+			steps: "- id: c\n  workflow: kid\n- set: { got: \"${ steps.c }\" }", extra: kid,
+			effects: []string{"start i-1.c.1"},
+			script:  []string{`child i-1.c.1 completed "ok"`},
+			status:  "completed", entity: `{"got":"ok"}`},
+		{name: "a child whose id a completed instance holds takes its result",
+			steps: "- id: c\n  workflow: kid\n  workflowId: k1\n- set: { got: \"${ steps.c }\" }", extra: kid,
+			others: map[string]string{"k1": "completed"}, reads: []string{"k1"},
+			status: "completed", entity: `{"got":"result of k1"}`},
+		{name: "a child whose id a running instance holds is watched at commit",
+			steps: "- workflow: kid\n  workflowId: k1", extra: kid,
+			others: map[string]string{"k1": "running"}, reads: []string{"k1"}, effects: []string{"watch k1"},
+			status: "running"},
+		{name: "a signal to a child started earlier in the transition needs no read",
+			steps: "- workflow: kid\n  workflowId: k1\n  await: false\n- signal: go\n  to: k1", extra: kid,
+			others: map[string]string{"k1": "absent"}, reads: []string{"k1"}, effects: []string{"start k1"},
+			status: "completed", tasks: []string{"signal"}},
 		{name: "return ends the workflow with its value",
 			steps: "- return: ${ input.n * 2 }\n- set: { never: true }", input: map[string]any{"n": 21},
 			status: "completed", result: "42"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := newMachine(t, tc.steps, tc.extra, tc.input)
+			m := newMachine(t, tc.steps, tc.extra, tc.input, tc.others)
 			for _, line := range tc.script {
 				m.do(line)
 			}
@@ -401,6 +523,12 @@ func TestSemanticsTable(t *testing.T) {
 			}
 			if !subsequence(tc.hist, m.kinds()) {
 				t.Errorf("history %v lacks %v in order", m.kinds(), tc.hist)
+			}
+			if fmt.Sprint(m.reads) != fmt.Sprint(tc.reads) && !(len(m.reads) == 0 && len(tc.reads) == 0) {
+				t.Errorf("instances read %v, want %v", m.reads, tc.reads)
+			}
+			if fmt.Sprint(m.effects) != fmt.Sprint(tc.effects) && !(len(m.effects) == 0 && len(tc.effects) == 0) {
+				t.Errorf("effects %v, want %v", m.effects, tc.effects)
 			}
 			if got := m.clock.Sub(machineStart); got != tc.clock {
 				t.Errorf("virtual time passed %v, want %v", got, tc.clock)

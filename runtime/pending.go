@@ -13,11 +13,10 @@ import (
 // This file keeps signals sent to an instance id that does not exist yet
 // (store.PendingSignal) and hands them to the instance when it is created.
 
-// keepFor keeps a signal for id, which no instance holds, in tx; false when
-// an instance with that id exists after all (deliver to it instead).
-func (e *Engine) keepFor(ctx context.Context, tx store.Tx, id, name string, raw []byte, now time.Time) (bool, error) {
-	return tx.KeepSignal(ctx, store.PendingSignal{Target: id, Name: name, Data: raw,
-		SentAt: now, ExpiresAt: now.Add(e.lim.PendingSignalTTL)})
+// pending is signal name sent at now to id, which no instance holds, as
+// kept until Limits.PendingSignalTTL.
+func (e *Engine) pending(id, name string, raw []byte, now time.Time) store.PendingSignal {
+	return store.PendingSignal{Target: id, Name: name, Data: raw, SentAt: now, ExpiresAt: now.Add(e.lim.PendingSignalTTL)}
 }
 
 // takePending moves the signals kept for in's id into its kept signals, in
@@ -52,7 +51,7 @@ func (e *Engine) signalAbsent(ctx context.Context, id, name string, raw json.Raw
 		return false, err
 	}
 	err = e.st.InTx(ctx, func(tx store.Tx) error {
-		done, err = e.keepFor(ctx, tx, id, name, raw, e.now())
+		done, err = tx.KeepSignal(ctx, e.pending(id, name, raw, e.now()))
 		return err
 	})
 	return done, err

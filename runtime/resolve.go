@@ -35,8 +35,8 @@ func newResolver(st store.Store) *resolver {
 	return &resolver{st: st, newest: map[string]*program{}, lastStart: map[string]*program{}, byVer: map[string]*program{}}
 }
 
-// staleError aborts a start (or a transition starting a child) whose
-// program is no longer the one the catalogue serves for Name.
+// staleError aborts a start (or the commit of a transition starting a
+// child) whose program is no longer the one the catalogue serves for Name.
 type staleError struct{ Name string }
 
 func (e *staleError) Error() string {

@@ -49,6 +49,9 @@ type childRef struct {
 	ID       string `json:"id"`
 	Queue    string `json:"queue"`
 	Detached bool   `json:"detached,omitempty"`
+	// Ended: the child told this instance it ended, so ending this
+	// instance sends it no cancel.
+	Ended bool `json:"ended,omitempty"`
 }
 
 // returned is the value of a return step of the main thread.

@@ -21,8 +21,8 @@ func (x *txn) step(t *thread) {
 	}
 	env := x.env(t)
 	fail := func(err error) {
-		if errors.Is(err, errAborted) {
-			return // the transition is abandoned (txn.fault)
+		if errors.Is(err, errParked) {
+			return // the step runs again once the committer read what it needs (need)
 		}
 		x.failStep(t, s, &stepError{Message: err.Error(), Type: errorType(err)})
 	}

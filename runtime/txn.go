@@ -76,34 +76,30 @@ type txn struct {
 	budget     int
 	ended      bool
 	now        time.Time
-	fresh      bool // the instance is not written yet: commit inserts it
-	// abort, when set, makes commit fail with it so nothing is written
-	// (errStaleServing: a child's program must be resolved again; a database
-	// error met inside a step, see fault).
-	abort  error
-	sigSeq int     // signal tasks this transition sent to other instances
-	out    *outbox // tasks handed to this engine's workers (nil: none)
+	fresh      bool    // the instance is not written yet: commit inserts it
+	sigSeq     int     // signal tasks this transition sent to other instances
+	out        *outbox // tasks handed to this engine's workers (nil: none)
 	// did is what the command step being completed did, its templated
 	// paths rendered (history detail "did"); complete takes it.
 	did string
 	// spawned are the workflows of the children this transition started
 	// (for metrics once it commits).
 	spawned []string
+
+	// Other instances (peers.go): what is known of them, the ids steps
+	// still need to know (their threads parked), and what the transition
+	// does to them at commit.
+	peers   *peers
+	needs   []string
+	parked  bool // the step just run needs an id: its thread stops here
+	keeps   []store.PendingSignal
+	spawns  []spawn
+	watches []watch
 }
 
-// errAborted is what a step returns after fault: the step neither fails nor
-// completes, because the whole transition is abandoned.
-var errAborted = errors.New("transition aborted")
-
-// fault abandons the transition because of err, a database (infrastructure)
-// error met inside a step: nothing of the transition is written, and the
-// task runs again; a flow's catch never sees such an error.
-func (x *txn) fault(err error) error {
-	if x.abort == nil {
-		x.abort = err
-	}
-	return errAborted
-}
+// errParked is what a step returns after need: the step neither fails nor
+// completes, its thread waits for the committer to read another instance.
+var errParked = errors.New("the step needs another instance read")
 
 // begin locks job id and decodes its state. It returns nil (and no error)
 // when the instance is no longer running.
@@ -147,10 +143,10 @@ func (e *Engine) resume(p *program, job *store.Job, children childSet) (*txn, er
 
 // commit writes the instance, its new tasks and history.
 func (x *txn) commit() error {
-	if x.abort != nil {
-		return x.abort
-	}
 	if err := x.seal(); err != nil {
+		return err
+	}
+	if err := x.effects(); err != nil {
 		return err
 	}
 	if x.fresh {
@@ -312,11 +308,11 @@ func (x *txn) checkHistory() bool {
 
 // drain runs runnable threads until each blocks or ends.
 func (x *txn) drain() {
-	for len(x.runnable) > 0 && !x.ended && x.abort == nil && !x.checkHistory() {
+	for len(x.runnable) > 0 && !x.ended && !x.checkHistory() {
 		id := x.runnable[0]
 		x.runnable = x.runnable[1:]
 		t := x.in.Threads[id]
-		for t != nil && t.Wait == "" && !x.ended && x.abort == nil && x.in.Threads[t.ID] == t {
+		for t != nil && t.Wait == "" && !x.ended && x.in.Threads[t.ID] == t {
 			if t.State == compiler.End {
 				x.endThread(t)
 				break
@@ -331,6 +327,10 @@ func (x *txn) drain() {
 				return
 			}
 			x.step(t)
+			if x.parked { // until the committer reads what the step needs
+				x.parked = false
+				break
+			}
 		}
 	}
 	x.finishIfDone() // the last hook may have ended
@@ -564,7 +564,7 @@ func (x *txn) endWorkflow(status string, res any, se *stepError) {
 	}
 	for _, c := range x.in.Children {
 		// A detached child is its own instance: only a cancel reaches it.
-		if c.Detached && status != store.StatusCancelled {
+		if c.Ended || c.Detached && status != store.StatusCancelled {
 			continue
 		}
 		x.tasks = append(x.tasks, store.Task{JobID: c.ID, Queue: c.Queue, Kind: taskCancel, Payload: json.RawMessage("{}")})

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -62,34 +61,30 @@ func (x *txn) signal(t *thread, s *compiler.State, env *compiler.Env) error {
 		x.deliverSignal(name, data)
 		return nil
 	}
-	// The target's status is read in this transaction without locking it
-	// (one transaction never locks two instances): a target that ends after
-	// this read drops the signal, a race Engine.Signal has too.
-	target, err := x.tx.GetJob(x.ctx, to, false)
-	if errors.Is(err, store.ErrNotFound) {
+	// What is known of the target was read in this transaction without
+	// locking it (one transaction never locks two instances): a target that
+	// ends after that read drops the signal, a race Engine.Signal has too.
+	target, known := x.peer(to)
+	if !known {
+		return x.need(to)
+	}
+	if target == nil {
 		// No instance holds the id yet: keep the signal for one that starts
-		// within Limits.PendingSignalTTL (in this transaction, so it is kept
-		// only if the step commits), unless one was created meanwhile.
+		// within Limits.PendingSignalTTL (at commit, so it is kept only if
+		// the step commits; if one was created meanwhile, the transition
+		// runs again and delivers to it).
 		if err := CheckID(to); err != nil {
 			return typed("SignalUndeliverable", "%s: signal %q not delivered: %v", s.Pos, name, err)
 		}
-		kept, kerr := x.e.keepFor(x.ctx, x.tx, to, name, raw, x.now)
-		if errors.Is(kerr, store.ErrTooLarge) {
-			return typed("SignalUndeliverable", "%s: signal %q to workflow %q not kept: %v", s.Pos, name, to, kerr)
+		if len(raw) > store.MaxDocumentBytes {
+			return typed("SignalUndeliverable", "%s: signal %q to workflow %q not kept: its data has %d bytes: %v (limit %d bytes)",
+				s.Pos, name, to, len(raw), store.ErrTooLarge, store.MaxDocumentBytes)
 		}
-		if kerr != nil {
-			return x.fault(kerr)
-		}
-		if kept {
-			x.complete(t, s, nil)
-			return nil
-		}
-		target, err = x.tx.GetJob(x.ctx, to, false)
+		x.keeps = append(x.keeps, x.e.pending(to, name, raw, x.now))
+		x.complete(t, s, nil)
+		return nil
 	}
-	switch {
-	case err != nil:
-		return x.fault(err) // a database error: the transition runs again
-	case target.Status != store.StatusRunning:
+	if target.Status != store.StatusRunning {
 		return typed("SignalUndeliverable", "%s: signal %q to workflow %q not delivered: the workflow is %s", s.Pos, name, to, target.Status)
 	}
 	x.complete(t, s, nil)
@@ -178,15 +173,6 @@ func (x *txn) child(t *thread, s *compiler.State, env *compiler.Env) error {
 		}
 		return typed("ChildError", "%s: workflow %q is neither loaded nor stored", s.Pos, s.Workflow)
 	}
-	// cp came from this engine's memory: check it still serves before
-	// starting an instance on it; if not, the whole transition runs again.
-	if err := x.e.res.confirm(x.ctx, x.tx, cp); err != nil {
-		if errors.Is(err, errStaleServing) {
-			x.abort = err // the transition runs again (resolver.retryStale)
-			return nil
-		}
-		return x.fault(err)
-	}
 	id := "" // the next default id (startChild)
 	if s.WorkflowID != nil {
 		v, err := s.WorkflowID.Eval(env)
@@ -234,15 +220,15 @@ func (x *txn) child(t *thread, s *compiler.State, env *compiler.Env) error {
 // that an instance started before default ids were numbered per instance).
 const maxDefaultIDTries = 100
 
-// startChild creates the child instance of step s, counted against the
-// descendants of this instance's root. id "" takes the next default id,
-// `<parent id>.<step label>.<n>` with n numbering the default-id children of
-// this instance, so every branch, iteration and hook run starts its own
-// child; a taken default id is skipped. A database error abandons the
-// transition (txn.fault). A taken explicit id returns false,
-// counting nothing: the step joins that instance, whatever the tree's
-// limits. In a tree that CancelTree closed, it cancels this instance
-// instead of starting one.
+// startChild starts the child instance of step s at commit (a spawn),
+// counted against the descendants of this instance's root. id "" takes the
+// next default id, `<parent id>.<step label>.<n>` with n numbering the
+// default-id children of this instance, so every branch, iteration and hook
+// run starts its own child; a default id known to be taken is skipped (one
+// found taken at commit runs the transition again). A taken explicit id
+// returns false, counting nothing: the step joins that instance, whatever
+// the tree's limits. In a tree that CancelTree closed, it cancels this
+// instance instead of starting one.
 func (x *txn) startChild(s *compiler.State, cp *program, id string, args any, raw []byte, link *parentLink) (string, bool, error) {
 	lim := x.e.lim
 	pos := treePos{root: x.job.Root, parent: x.job.ID, depth: x.job.Depth + 1}
@@ -250,76 +236,59 @@ func (x *txn) startChild(s *compiler.State, cp *program, id string, args any, ra
 		pos.root = x.job.ID
 	}
 	if id != "" {
-		// Joining an existing instance counts nothing; checked first so a
-		// join never locks the root's counter.
-		if _, err := x.tx.GetJob(x.ctx, id, false); err == nil {
+		// Joining an existing instance counts nothing.
+		j, known := x.peer(id)
+		if !known {
+			return id, false, x.need(id)
+		}
+		if j != nil {
 			return id, false, nil
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return id, false, x.fault(err)
 		}
 	}
 	if pos.depth > lim.MaxDepth {
 		return id, false, typed("LimitExceeded", "%s: child %s not started: it would be %d levels below its root workflow %q (limit %d)",
 			s.Pos, s.Workflow, pos.depth, pos.root, lim.MaxDepth)
 	}
-	n, ok, err := x.tx.AddDescendant(x.ctx, pos.root, lim.MaxDescendants)
-	switch {
-	case errors.Is(err, store.ErrTreeClosed):
-		// CancelTree is cancelling this tree: this instance goes too.
-		x.cancel(treeCancelled(pos.root))
-		return id, false, nil
-	case err != nil:
-		return id, false, x.fault(err)
-	case !ok:
-		return id, false, typed("LimitExceeded", "%s: child %s not started: root workflow %q already started %d descendants (limit %d)",
-			s.Pos, s.Workflow, pos.root, n, lim.MaxDescendants)
-	}
-	for try := 1; ; try++ {
-		cid := id
-		if id == "" {
-			x.in.NextChild++
-			cid = fmt.Sprintf("%s.%s.%d", x.job.ID, s.Label, x.in.NextChild)
-			if len(cid) > MaxIDBytes {
-				if err := x.tx.RemoveDescendant(x.ctx, pos.root); err != nil {
-					return cid, false, x.fault(err)
-				}
-				return cid, false, typed("ChildError", "%s: default child workflow id %q exceeds %d bytes: give the step a shorter workflowId", s.Pos, cid, MaxIDBytes)
-			}
+	if f, known := x.peers.tree(pos.root); known {
+		if f.closed {
+			// CancelTree is cancelling this tree: this instance goes too.
+			x.cancel(treeCancelled(pos.root))
+			return id, false, nil
 		}
-		// The child joins its parent's trace.
-		created, err := x.e.insertJob(x.ctx, x.tx, cp, cid, args, raw, link, pos,
-			jobOpts{trace: x.in.Trace, traceState: x.in.TraceState})
-		if err != nil {
-			return cid, false, x.fault(err)
-		}
-		if created {
-			x.spawned = append(x.spawned, cp.Name)
-			return cid, true, nil
-		}
-		if id != "" || try == maxDefaultIDTries {
-			if err := x.tx.RemoveDescendant(x.ctx, pos.root); err != nil {
-				return cid, false, x.fault(err)
-			}
-			if id == "" {
-				return cid, false, typed("ChildError", "%s: no free default child workflow id after %d tries (last %q): give the step a workflowId", s.Pos, try, cid)
-			}
-			return cid, false, nil
+		if n := f.count + x.spawnsUnder(pos.root); n >= lim.MaxDescendants {
+			return id, false, typed("LimitExceeded", "%s: child %s not started: root workflow %q already started %d descendants (limit %d)",
+				s.Pos, s.Workflow, pos.root, n, lim.MaxDescendants)
 		}
 	}
+	cid := id
+	for try := 1; id == ""; try++ {
+		x.in.NextChild++
+		cid = fmt.Sprintf("%s.%s.%d", x.job.ID, s.Label, x.in.NextChild)
+		if len(cid) > MaxIDBytes {
+			return cid, false, typed("ChildError", "%s: default child workflow id %q exceeds %d bytes: give the step a shorter workflowId", s.Pos, cid, MaxIDBytes)
+		}
+		if j, _ := x.peer(cid); j == nil {
+			break // free, or not known to be taken
+		}
+		if try == maxDefaultIDTries {
+			return cid, false, typed("ChildError", "%s: no free default child workflow id after %d tries (last %q): give the step a workflowId", s.Pos, try, cid)
+		}
+	}
+	x.spawns = append(x.spawns, spawn{cp: cp, id: cid, args: args, raw: raw, link: link, pos: pos,
+		job: &store.Job{ID: cid, Flow: cp.Name, Status: store.StatusRunning, TaskQueue: queueOf(cp)}})
+	x.spawned = append(x.spawned, cp.Name)
+	return cid, true, nil
 }
 
 // joinChild makes a child step whose workflow id already exists use that
 // instance: its result when it ended, else it notifies this step when it
-// does (the child row is locked after the parent's: a child never locks its
-// parent, so the order cannot cycle).
+// does (told at commit, where the child row is locked after the parent's: a
+// child never locks its parent, so the order cannot cycle).
 func (x *txn) joinChild(t *thread, s *compiler.State, id string, await bool, link *parentLink) error {
 	if id == x.job.ID {
 		return typed("ChildError", "%s: a workflow cannot start itself as its child", s.Pos)
 	}
-	child, err := x.tx.GetJob(x.ctx, id, await)
-	if err != nil {
-		return x.fault(err)
-	}
+	child, _ := x.peer(id)
 	if child.Flow != s.Workflow {
 		return typed("IDTaken", "%s: %v", s.Pos, &IDTakenError{ID: id, Workflow: child.Flow})
 	}
@@ -339,17 +308,7 @@ func (x *txn) joinChild(t *thread, s *compiler.State, id string, await bool, lin
 	default:
 		return typed("ChildFailed", "%s: child workflow %q %s: %s", s.Pos, id, child.Status, child.Error)
 	}
-	in, err := decodeInstance(child.State)
-	if err != nil {
-		return err
-	}
-	in.Watchers = append(in.Watchers, *link)
-	if child.State, err = json.Marshal(in); err != nil {
-		return err
-	}
-	if err := x.tx.UpdateJob(x.ctx, child); err != nil {
-		return x.fault(err)
-	}
+	x.watches = append(x.watches, watch{id: id, link: *link})
 	t.Wait = waitChild
 	return nil
 }

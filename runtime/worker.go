@@ -287,7 +287,7 @@ func (e *Engine) handle(ctx context.Context, task store.Task, cfg *WorkerConfig)
 		// down one worker after another.
 		msg := fmt.Sprintf("%s task claimed %d times without finishing (limit %d): the workers handling it stopped or failed each time",
 			task.Kind, task.Attempts-1, e.lim.MaxTaskAttempts)
-		e.commitTask(ctx, task, prog, nil, func(x *txn) error { return x.on(event{Kind: evStuck, Message: msg}) })
+		e.commitTask(ctx, task, prog, nil, func(*txn) (event, error) { return event{Kind: evStuck, Message: msg}, nil })
 		return
 	}
 	if task.Attempts > 1 {
@@ -297,8 +297,8 @@ func (e *Engine) handle(ctx context.Context, task store.Task, cfg *WorkerConfig)
 		e.runActivity(ctx, task, p, job, prog, cfg)
 		return
 	}
-	e.commitTask(ctx, task, prog, nil, func(x *txn) error {
-		return x.apply(&task, p)
+	e.commitTask(ctx, task, prog, nil, func(x *txn) (event, error) {
+		return x.eventOf(&task, p)
 	})
 }
 
@@ -316,19 +316,20 @@ func outageDelay(down time.Duration) time.Duration {
 	return min(max(down/4, 50*time.Millisecond), 5*time.Second)
 }
 
-// commitTask runs apply as task's transition, with the programs of the
-// workflows prog may start as children. A child resolved from this engine's
-// memory that no longer serves (another process loaded or removed it) aborts
-// the transition; it runs again at once with the child resolved afresh. An
+// commitTask runs the event ev makes as task's transition, with the
+// programs of the workflows prog may start as children. A child resolved
+// from this engine's memory that no longer serves (another process loaded or
+// removed it) fails the commit; the transition runs again at once with the
+// child resolved afresh. An
 // infrastructure failure (store.IsTransient) is tried again on a fresh
 // connection with a back-off that tracks the outage, for as long as lost
 // (nil: never) says the task is still this worker's and at most one lease;
 // other failures reschedule the task.
-func (e *Engine) commitTask(ctx context.Context, task store.Task, prog *program, lost func() bool, apply func(x *txn) error) {
+func (e *Engine) commitTask(ctx context.Context, task store.Task, prog *program, lost func() bool, ev func(x *txn) (event, error)) {
 	began := time.Now()
 	var down time.Time // when the current outage began
 	for {
-		err := e.commitOnce(task, prog, apply)
+		err := e.commitOnce(task, prog, ev)
 		if err == nil {
 			return
 		}
@@ -347,7 +348,7 @@ func (e *Engine) commitTask(ctx context.Context, task store.Task, prog *program,
 	}
 }
 
-func (e *Engine) commitOnce(task store.Task, prog *program, apply func(x *txn) error) error {
+func (e *Engine) commitOnce(task store.Task, prog *program, ev func(x *txn) (event, error)) error {
 	return e.res.retryStale(func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), e.lim.DBTimeout)
 		defer cancel()
@@ -355,14 +356,15 @@ func (e *Engine) commitOnce(task store.Task, prog *program, apply func(x *txn) e
 		if err != nil {
 			return err
 		}
-		return e.transition(ctx, &task, prog, children, apply)
+		return e.transition(ctx, &task, prog, children, ev)
 	})
 }
 
-// transition runs apply on the locked instance and commits it together with
-// the deletion of task (nil: none). A task another worker already handled is
-// ignored.
-func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program, children childSet, apply func(x *txn) error) error {
+// transition applies the event mkEvent makes (once per transaction: it may
+// read the database) to the locked instance, runs its threads (interpret)
+// and commits it together with the deletion of task (nil: none). A task
+// another worker already handled is ignored.
+func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program, children childSet, mkEvent func(x *txn) (event, error)) error {
 	jobID, kind := "", ""
 	if task != nil {
 		jobID, kind = task.JobID, task.Kind
@@ -373,37 +375,54 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 	var after *instance  // the state committed, for cancelStopped
 	var done *txn        // the transition committed, for its span
 	out := &outbox{l: &e.loc}
-	err := e.st.InTx(ctx, func(tx store.Tx) error {
-		ended, committed, after, done = nil, nil, nil, nil
-		out.reset()
-		x, err := e.begin(ctx, tx, prog, jobID, children)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		if x != nil {
-			x.out = out
-		}
-		if task != nil {
-			ok, err := tx.DeleteTask(ctx, task.ID, task.Attempts)
+	pe := newPeers()
+	err := rerun(func() error {
+		return e.st.InTx(ctx, func(tx store.Tx) error {
+			ended, committed, after, done = nil, nil, nil, nil
+			out.reset()
+			x, err := e.begin(ctx, tx, prog, jobID, children)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			if x != nil {
+				x.out, x.peers = out, pe
+			}
+			if task != nil {
+				ok, err := tx.DeleteTask(ctx, task.ID, task.Attempts)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return errStale
+				}
+			}
+			if x == nil {
+				return nil
+			}
+			ev, err := mkEvent(x)
 			if err != nil {
 				return err
 			}
-			if !ok {
-				return errStale
+			stored := *x.job
+			x, err = interpret(x, func() (*txn, error) {
+				job := stored
+				return e.resume(prog, &job, children)
+			}, x.readPeers, func(x *txn) error {
+				if err := x.on(ev); err != nil {
+					return err
+				}
+				x.drain()
+				return nil
+			})
+			if err != nil {
+				return err
 			}
-		}
-		if x == nil {
-			return nil
-		}
-		if err := apply(x); err != nil {
-			return err
-		}
-		x.drain()
-		if x.ended {
-			ended = x.job
-		}
-		committed, after, spawned, done = x.job, x.in, x.spawned, x
-		return x.save()
+			if x.ended {
+				ended = x.job
+			}
+			committed, after, spawned, done = x.job, x.in, x.spawned, x
+			return x.save()
+		})
 	})
 	if err != nil {
 		out.release()
@@ -448,19 +467,19 @@ func (e *Engine) committed(job *store.Job, spawned []string, began time.Time) {
 	}
 }
 
-// apply handles one task on the locked instance: the committer reads what
-// the event needs (for a signal, the instance's other signal tasks, taken in
-// this transaction), then the interpreter applies it (on).
-func (x *txn) apply(task *store.Task, p payload) error {
+// eventOf is the event a task brings to the locked instance, with what the
+// committer reads for it (for a signal, the instance's other signal tasks,
+// taken in this transaction); the interpreter then applies it (on).
+func (x *txn) eventOf(task *store.Task, p payload) (event, error) {
 	ev := event{Kind: task.Kind, P: p}
 	if task.Kind == taskSignal {
 		sigs, err := x.takeSignals(*task, p)
 		if err != nil {
-			return err
+			return ev, err
 		}
 		ev.Signals = sigs
 	}
-	return x.on(ev)
+	return ev, nil
 }
 
 // takeSignals returns task's signal together with every other signal task
