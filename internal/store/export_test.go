@@ -42,11 +42,14 @@ func FindSQL(ctx context.Context, s Store, entityType string, f Filter, p FindPa
 	return fq.sql, fq.args, err
 }
 
-// SQLiteGrouped is how many transaction functions an SQLite store has
-// committed in groups of more than one (0 for other stores).
-func SQLiteGrouped(s Store) int64 {
+// Grouped is how many transaction functions a store has committed in
+// groups of more than one.
+func Grouped(s Store) int64 {
 	if ss, ok := s.(*sqlStore); ok {
-		if b, ok := ss.b.(*sqliteBackend); ok {
+		switch b := ss.b.(type) {
+		case *sqliteBackend:
+			return b.grouped.Load()
+		case *pgBackend:
 			return b.grouped.Load()
 		}
 	}

@@ -11,12 +11,16 @@ import (
 	"github.com/memflow/memflow/internal/store"
 )
 
-// Transactions asked for at once on SQLite are committed together, each
-// still all or nothing: one that fails (or panics) writes nothing, and the
-// others commit.
-func TestSQLiteGroupCommitKeepsEachTransactionAtomic(t *testing.T) {
+// Transactions asked for at once are committed together, each still all
+// or nothing: one that fails (or panics) writes nothing, and the others
+// commit.
+func TestGroupCommitKeepsEachTransactionAtomic(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testGroupCommit(t, openSQLite(t)) })
+	t.Run("postgres", func(t *testing.T) { testGroupCommit(t, openPostgres(t, postgresURL(t))) })
+}
+
+func testGroupCommit(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	s := openSQLite(t)
 	const n = 60
 	errBoom := errors.New("boom")
 	errs := make([]error, n)
@@ -44,7 +48,7 @@ func TestSQLiteGroupCommitKeepsEachTransactionAtomic(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if store.SQLiteGrouped(s) == 0 {
+	if store.Grouped(s) == 0 {
 		t.Errorf("%d transactions asked for at once were all committed one by one", n)
 	}
 	for i := range n {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,6 +34,13 @@ type pgBackend struct {
 	kick       chan struct{}   // cap 1: pending is not empty
 	stopNotify context.CancelFunc
 	notifyDone chan struct{}
+
+	// Group commit (inTx): transactions waiting for a leader, and how
+	// many leaders run groups now.
+	gmu     sync.Mutex
+	waiting []*groupReq
+	leaders int
+	grouped atomic.Int64 // functions committed in a group of several
 }
 
 // claimJobsSQL wraps a claim statement so it also returns each task's job
@@ -199,7 +207,128 @@ func wakeupChannel(schema string) string {
 	return c
 }
 
+// pgLeaders bounds the groups committing at once, each on a connection of
+// its own; pgMaxGroup bounds the functions of one group; a caller starts
+// another group beside the running ones only when more than pgCrowd
+// functions wait (measured in BENCHMARKS.md, "Postgres group commit").
+const (
+	pgLeaders  = 4
+	pgMaxGroup = 16
+	pgCrowd    = 4
+)
+
+// inTx runs fn in a transaction. Transactions asked for from many
+// goroutines at once are committed in groups: the first caller leads, and
+// runs the waiting functions one after the other in one transaction with
+// one commit; their statements share round trips (pgTx pipelines each
+// function's writes with the next one's first read) and the commit. A
+// function that fails (or panics) is taken out and the rest of the group
+// runs again without it; it then runs in a transaction of its own, so one
+// function's failure never undoes another's work. A lone transaction runs at
+// once, with no wait added.
 func (b *pgBackend) inTx(ctx context.Context, fn func(q querier) error) error {
+	req := &groupReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	b.gmu.Lock()
+	b.waiting = append(b.waiting, req)
+	// One leader takes all; another starts only when a crowd waits, so
+	// groups form instead of many lone transactions.
+	lead := b.leaders == 0 || b.leaders < pgLeaders && len(b.waiting) > pgCrowd
+	if lead {
+		b.leaders++
+	}
+	b.gmu.Unlock()
+	if lead {
+		b.lead()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		// The leader still answers req (done is buffered); this caller
+		// stops waiting. Whether its function committed is unknown.
+		return ctx.Err()
+	}
+}
+
+// lead commits the waiting functions in groups until none waits.
+func (b *pgBackend) lead() {
+	for {
+		b.gmu.Lock()
+		n := min(len(b.waiting), pgMaxGroup)
+		if n == 0 {
+			b.leaders--
+			b.gmu.Unlock()
+			return
+		}
+		group := b.waiting[:n:n]
+		b.waiting = append([]*groupReq(nil), b.waiting[n:]...)
+		b.gmu.Unlock()
+		b.commitGroup(group)
+	}
+}
+
+func (b *pgBackend) commitGroup(group []*groupReq) {
+	var alone []*groupReq // run in transactions of their own
+	if len(group) > 1 {
+		live := group[:0:0]
+		for _, r := range group {
+			if err := r.ctx.Err(); err != nil {
+				r.done <- err
+				continue
+			}
+			live = append(live, r)
+		}
+		group = live
+	}
+	size := len(group)
+	for len(group) > 1 {
+		if len(alone) > size/4 {
+			// Too many fail: each runs alone rather than the group again.
+			alone, group = append(alone, group...), nil
+			break
+		}
+		failed := -1
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(group[0].ctx), groupTimeout)
+		err := b.txOnce(ctx, func(q querier) error {
+			for i, r := range group {
+				if err := guard(func() error { return r.fn(q) }); err != nil {
+					failed = i
+					return err
+				}
+			}
+			return nil
+		})
+		cancel()
+		if err == nil {
+			b.grouped.Add(int64(len(group)))
+			for _, r := range group {
+				r.done <- nil
+			}
+			group = nil
+			break
+		}
+		if failed < 0 { // the commit failed: nobody can be blamed
+			alone, group = append(alone, group...), nil
+			break
+		}
+		// The function that failed runs alone (an error it met may also
+		// be a write of the one before, sent with its first read); the
+		// rest try again together.
+		alone = append(alone, group[failed])
+		group = append(group[:failed:failed], group[failed+1:]...)
+	}
+	for _, r := range append(alone, group...) {
+		r.done <- guard(func() error { return b.txAlone(r.ctx, r.fn) })
+	}
+}
+
+// groupTimeout bounds one group transaction; a group that takes longer is
+// rolled back and its functions run alone under their own deadlines.
+const groupTimeout = 10 * time.Second
+
+// txAlone runs fn in a transaction of its own, again after a serialization
+// failure or a deadlock.
+func (b *pgBackend) txAlone(ctx context.Context, fn func(q querier) error) error {
 	var err error
 	for attempt := 0; attempt < txRetries; attempt++ {
 		if attempt > 0 {
