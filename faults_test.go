@@ -96,6 +96,20 @@ func (t *faultTx) AppendHistory(ctx context.Context, events []store.HistoryEvent
 	return t.Tx.AppendHistory(ctx, events)
 }
 
+// WriteTransition writes a transition's history rows too: the same hook
+// sees them.
+func (t *faultTx) WriteTransition(ctx context.Context, w store.Transition) error {
+	t.f.mu.Lock()
+	hook := t.f.failHistory
+	t.f.mu.Unlock()
+	if hook != nil && len(w.History) > 0 {
+		if err := hook(w.History); err != nil {
+			return err
+		}
+	}
+	return t.Tx.WriteTransition(ctx, w)
+}
+
 func (f *faultStore) set(fn func(f *faultStore)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

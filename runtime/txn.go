@@ -149,30 +149,16 @@ func (x *txn) commit() error {
 	if err := x.effects(); err != nil {
 		return err
 	}
-	if x.fresh {
-		if err := x.tx.CreateJob(x.ctx, *x.job); errors.Is(err, store.ErrExists) {
-			return errExists
-		} else if err != nil {
-			return err
-		}
-	} else if err := x.tx.UpdateJob(x.ctx, x.job); err != nil {
-		return err
-	}
-	if x.ended && !x.fresh {
-		if err := x.tx.DeleteJobTasks(x.ctx, x.job.ID); err != nil {
-			return err
-		}
-	}
 	if len(x.tasks) > 0 {
 		x.out.lease(x.tasks, x.now, x.job)
-		if err := x.tx.EnqueueTasks(x.ctx, x.tasks); err != nil {
-			return err
-		}
 	}
-	if len(x.events) > 0 {
-		return x.tx.AppendHistory(x.ctx, x.events)
+	// The instance, its tasks and history: one statement on Postgres.
+	err := x.tx.WriteTransition(x.ctx, store.Transition{Job: x.job, Insert: x.fresh,
+		DropTasks: x.ended && !x.fresh, Tasks: x.tasks, History: x.events})
+	if x.fresh && errors.Is(err, store.ErrExists) {
+		return errExists
 	}
-	return nil
+	return err
 }
 
 // seal writes the instance's new state and entity into x.job and drops the

@@ -35,6 +35,11 @@ type dialect struct {
 	// appendHistory, when set, writes several checked history events in one
 	// statement (one round trip instead of one per event).
 	appendHistory func(ctx context.Context, q querier, events []HistoryEvent) error
+	// writeTransition, when set, folds a transition's writes into one
+	// statement: job is the job's insert or update with its arguments
+	// (numbered from $1); the statement returned fails with a division by
+	// zero when that changed no row (guardSQL).
+	writeTransition func(job string, args []any, w Transition) (string, []any)
 	// fieldExpr renders a validated path as an SQL expression reading the
 	// JSON value there; fieldCond renders one Find condition (find.go).
 	fieldExpr func(segs []Segment) string
@@ -104,6 +109,7 @@ var postgresDialect = dialect{
 	listArg:         func(l []string) any { return l },
 	claimPrelude:    `SET LOCAL synchronous_commit TO OFF`,
 	appendHistory:   pgAppendHistory,
+	writeTransition: pgWriteTransition,
 	fieldExpr:       pgFieldExpr,
 	fieldCond:       pgFieldCond,
 	presence:        pgFieldExpr,

@@ -55,3 +55,10 @@ func Grouped(s Store) int64 {
 	}
 	return 0
 }
+
+// PlanCacheMode is the plan_cache_mode of a connection of a Postgres store.
+func PlanCacheMode(ctx context.Context, s Store) (string, error) {
+	var mode string
+	err := s.(*sqlStore).b.pool().queryRow(ctx, `SHOW plan_cache_mode`).Scan(&mode)
+	return mode, err
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -124,6 +125,22 @@ func (b *pgBackend) claimOnce(ctx context.Context, prelude, q string, args []any
 // transaction's next statement or its commit: each job's rows take the
 // sequence numbers after its current last, in the events' order.
 func pgAppendHistory(ctx context.Context, q querier, events []HistoryEvent) error {
+	return q.later(ctx, "append history", nil, pgHistorySQL(1), pgHistoryArgs(events)...)
+}
+
+// pgHistorySQL inserts the events of pgHistoryArgs bound from $first on,
+// numbered after each job's last.
+func pgHistorySQL(first int) string {
+	return fmt.Sprintf(`INSERT INTO history (job_id, seq, at, kind, thread, step, state, detail, patch)
+SELECT e.job_id, COALESCE((SELECT MAX(h.seq) FROM history h WHERE h.job_id = e.job_id), 0)
+       + row_number() OVER (PARTITION BY e.job_id ORDER BY e.ord),
+       e.at, e.kind, e.thread, e.step, e.state, e.detail::jsonb, e.patch::jsonb
+FROM unnest($%d::text[], $%d::timestamptz[], $%d::text[], $%d::text[], $%d::text[], $%d::int[], $%d::text[], $%d::text[])
+     WITH ORDINALITY AS e(job_id, at, kind, thread, step, state, detail, patch, ord)`,
+		first, first+1, first+2, first+3, first+4, first+5, first+6, first+7)
+}
+
+func pgHistoryArgs(events []HistoryEvent) []any {
 	n := len(events)
 	jobs, kinds, threads, steps := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	ats, states, details, patches := make([]time.Time, n), make([]int32, n), make([]*string, n), make([]*string, n)
@@ -139,12 +156,52 @@ func pgAppendHistory(ctx context.Context, q querier, events []HistoryEvent) erro
 			patches[i] = &p
 		}
 	}
-	return q.later(ctx, "append history", nil, `INSERT INTO history (job_id, seq, at, kind, thread, step, state, detail, patch)
-SELECT e.job_id, COALESCE((SELECT MAX(h.seq) FROM history h WHERE h.job_id = e.job_id), 0)
-       + row_number() OVER (PARTITION BY e.job_id ORDER BY e.ord),
-       e.at, e.kind, e.thread, e.step, e.state, e.detail::jsonb, e.patch::jsonb
-FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[])
-     WITH ORDINALITY AS e(job_id, at, kind, thread, step, state, detail, patch, ord)`, jobs, ats, kinds, threads, steps, states, details, patches)
+	return []any{jobs, ats, kinds, threads, steps, states, details, patches}
+}
+
+// pgWriteTransition folds a transition's writes into one statement: the
+// job's insert or update, the deletion of its tasks, the new tasks and the
+// history rows, each a data-modifying WITH clause. They see one snapshot,
+// so the deletion never meets the tasks inserted beside it (a transition
+// that drops its job's tasks enqueues none for that job).
+func pgWriteTransition(job string, args []any, w Transition) (string, []any) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "WITH changed AS (%s RETURNING 1)", job)
+	if w.DropTasks {
+		args = append(args, w.Job.ID)
+		fmt.Fprintf(&b, ",\ndropped AS (DELETE FROM tasks WHERE job_id = $%d)", len(args))
+	}
+	if n := len(w.Tasks); n > 0 {
+		ids, jobs, queues, kinds := make([]int64, n), make([]string, n), make([]string, n), make([]string, n)
+		payloads, dues, attempts := make([]*string, n), make([]time.Time, n), make([]int32, n)
+		leases, workers := make([]*time.Time, n), make([]*string, n)
+		for i, tk := range w.Tasks {
+			ids[i], jobs[i], queues[i], kinds[i], dues[i] = tk.ID, tk.JobID, tk.Queue, tk.Kind, tk.DueAt.UTC()
+			if tk.Payload != nil {
+				p := string(tk.Payload)
+				payloads[i] = &p
+			}
+			if tk.Worker != "" {
+				lease, worker := tk.LeaseUntil.UTC(), tk.Worker
+				attempts[i], leases[i], workers[i] = int32(tk.Attempts), &lease, &worker
+			}
+		}
+		first := len(args) + 1
+		args = append(args, ids, jobs, queues, kinds, payloads, dues, attempts, leases, workers)
+		fmt.Fprintf(&b, `,
+enqueued AS (INSERT INTO tasks (id, job_id, queue, kind, payload, due_at, attempts, lease_until, worker)
+SELECT t.id, t.job_id, t.queue, t.kind, t.payload::jsonb, t.due_at, t.attempts, t.lease_until, t.worker
+FROM unnest($%d::bigint[], $%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::timestamptz[], $%d::int[], $%d::timestamptz[], $%d::text[])
+     AS t(id, job_id, queue, kind, payload, due_at, attempts, lease_until, worker))`,
+			first, first+1, first+2, first+3, first+4, first+5, first+6, first+7, first+8)
+	}
+	if len(w.History) > 0 {
+		first := len(args) + 1
+		args = append(args, pgHistoryArgs(w.History)...)
+		fmt.Fprintf(&b, ",\nappended AS (%s)", pgHistorySQL(first))
+	}
+	b.WriteString("\nSELECT 1 / count(*) FROM changed")
+	return b.String(), args
 }
 
 // notifyEvery is the shortest interval between two NOTIFY transactions.
@@ -160,6 +217,17 @@ func openPostgres(ctx context.Context, url, app string, o options) (Store, error
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
+	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		// Every statement is prepared once per connection with its values
+		// bound; planning each execution anew (Postgres' custom plans for a
+		// statement's first runs, and whenever they look cheaper) cost more
+		// than the statements themselves: a third of a workflow's time at one
+		// caller (BENCHMARKS.md). The plans are the same for every value:
+		// lookups by key, and Find's conditions name their entity type
+		// literally, so its partial indexes are used (TestPostgresFindUsesIndex checks
+		// the generic plan). A URL that sets plan_cache_mode keeps its own.
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)

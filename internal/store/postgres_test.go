@@ -174,3 +174,20 @@ WHERE entity = 'research-agent'
 		t.Errorf("Find premium needing verification = %+v, %v; want r1", found, err)
 	}
 }
+
+// The store's connections plan each statement once (generic plans) unless
+// the URL chooses otherwise.
+func TestPostgresGenericPlans(t *testing.T) {
+	ctx := context.Background()
+	dbURL := postgresURL(t)
+	if mode, err := store.PlanCacheMode(ctx, openPostgres(t, dbURL)); err != nil || mode != "force_generic_plan" {
+		t.Errorf("plan_cache_mode %q, %v; want force_generic_plan", mode, err)
+	}
+	sep := "?"
+	if strings.Contains(dbURL, "?") {
+		sep = "&"
+	}
+	if mode, err := store.PlanCacheMode(ctx, openPostgres(t, dbURL+sep+"plan_cache_mode=auto")); err != nil || mode != "auto" {
+		t.Errorf("plan_cache_mode %q, %v with the URL's auto; want auto", mode, err)
+	}
+}

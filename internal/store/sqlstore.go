@@ -554,7 +554,9 @@ func (t *sqlTx) GetJob(ctx context.Context, id string, forUpdate bool) (*Job, er
 	return getJob(ctx, t.q, id, lock)
 }
 
-func (t *sqlTx) UpdateJob(ctx context.Context, j *Job) error {
+// updateJob is the statement that writes j's mutable fields, and when it
+// sets j.UpdatedAt.
+func (t *sqlTx) updateJob(j *Job) (string, []any, time.Time, error) {
 	doc := j.Context
 	if len(doc) == 0 || string(doc) == "null" {
 		doc = json.RawMessage(`{}`)
@@ -564,14 +566,22 @@ func (t *sqlTx) UpdateJob(ctx context.Context, j *Job) error {
 		b    []byte
 	}{{"context", doc}, {"state", j.State}, {"result", j.Result}} {
 		if err := checkJSON(c.what, c.b); err != nil {
-			return fmt.Errorf("update job %q: %w", j.ID, err)
+			return "", nil, time.Time{}, fmt.Errorf("update job %q: %w", j.ID, err)
 		}
 	}
 	d := t.s.d
 	now := t.s.now()
-	q := `UPDATE jobs SET context = $2, status = $3, state = $4, result = $5, error = $6,
-completed_at = $7, updated_at = $8 WHERE id = $1`
-	args := []any{j.ID, d.jsonArg(doc), j.Status, d.jsonArg(j.State), d.jsonArg(j.Result), j.Error, t.optTime(j.CompletedAt), d.timeArg(now)}
+	return `UPDATE jobs SET context = $2, status = $3, state = $4, result = $5, error = $6,
+completed_at = $7, updated_at = $8 WHERE id = $1`,
+		[]any{j.ID, d.jsonArg(doc), j.Status, d.jsonArg(j.State), d.jsonArg(j.Result), j.Error, t.optTime(j.CompletedAt), d.timeArg(now)},
+		now, nil
+}
+
+func (t *sqlTx) UpdateJob(ctx context.Context, j *Job) error {
+	q, args, now, err := t.updateJob(j)
+	if err != nil {
+		return err
+	}
 	if t.q.pipelines() {
 		if err := t.q.later(ctx, fmt.Sprintf("update job %q", j.ID), ErrNotFound, guardSQL(q), args...); err != nil {
 			return err
@@ -625,8 +635,9 @@ func readOnly(cmds []Command) bool {
 	return true
 }
 
-func (t *sqlTx) EnqueueTasks(ctx context.Context, tasks []Task) error {
-	d := t.s.d
+// prepTasks checks tasks and gives them an ID and a due time; the queues of
+// those not leased at birth are woken after the commit.
+func (t *sqlTx) prepTasks(tasks []Task) error {
 	now := t.s.now()
 	for i := range tasks {
 		tk := &tasks[i]
@@ -642,6 +653,23 @@ func (t *sqlTx) EnqueueTasks(ctx context.Context, tasks []Task) error {
 		if tk.DueAt.IsZero() {
 			tk.DueAt = now
 		}
+		if tk.Worker == "" {
+			if t.queues == nil {
+				t.queues = map[string]bool{}
+			}
+			t.queues[tk.Queue] = true
+		}
+	}
+	return nil
+}
+
+func (t *sqlTx) EnqueueTasks(ctx context.Context, tasks []Task) error {
+	d := t.s.d
+	if err := t.prepTasks(tasks); err != nil {
+		return err
+	}
+	for i := range tasks {
+		tk := &tasks[i]
 		if tk.Worker != "" {
 			// Leased at birth to a worker of this process (runtime hand-off):
 			// no wakeup, the worker gets it in memory after the commit.
@@ -656,10 +684,6 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, tk.ID, tk.JobID, tk.Queue, tk.Kind
 VALUES ($1, $2, $3, $4, $5, $6, 0)`, tk.ID, tk.JobID, tk.Queue, tk.Kind, d.jsonArg(tk.Payload), d.timeArg(tk.DueAt)); err != nil {
 			return err
 		}
-		if t.queues == nil {
-			t.queues = map[string]bool{}
-		}
-		t.queues[tk.Queue] = true
 	}
 	return nil
 }
@@ -726,8 +750,8 @@ func (t *sqlTx) DeleteJobTasks(ctx context.Context, jobID string) error {
 	return t.q.later(ctx, fmt.Sprintf("delete tasks of job %q", jobID), nil, `DELETE FROM tasks WHERE job_id = $1`, jobID)
 }
 
-func (t *sqlTx) AppendHistory(ctx context.Context, events []HistoryEvent) error {
-	d := t.s.d
+// prepHistory checks events and stamps those without a time.
+func (t *sqlTx) prepHistory(events []HistoryEvent) error {
 	for i := range events {
 		e := &events[i]
 		if e.JobID == "" || e.Kind == "" {
@@ -743,6 +767,14 @@ func (t *sqlTx) AppendHistory(ctx context.Context, events []HistoryEvent) error 
 			e.At = t.s.now()
 		}
 	}
+	return nil
+}
+
+func (t *sqlTx) AppendHistory(ctx context.Context, events []HistoryEvent) error {
+	d := t.s.d
+	if err := t.prepHistory(events); err != nil {
+		return err
+	}
 	if d.appendHistory != nil && (len(events) > 1 || t.q.pipelines()) {
 		return d.appendHistory(ctx, t.q, events)
 	}
@@ -754,6 +786,70 @@ RETURNING seq`, e.JobID, d.timeArg(e.At), e.Kind, e.Thread, e.Step, e.State, d.j
 		if err != nil {
 			return fmt.Errorf("append history for job %q: %w", e.JobID, err)
 		}
+	}
+	return nil
+}
+
+func (t *sqlTx) WriteTransition(ctx context.Context, w Transition) error {
+	if t.q.pipelines() && t.s.d.writeTransition != nil {
+		return t.writeTransition(ctx, w)
+	}
+	if w.Insert {
+		if err := t.CreateJob(ctx, *w.Job); err != nil {
+			return err
+		}
+	} else if err := t.UpdateJob(ctx, w.Job); err != nil {
+		return err
+	}
+	if w.DropTasks {
+		if err := t.DeleteJobTasks(ctx, w.Job.ID); err != nil {
+			return err
+		}
+	}
+	if len(w.Tasks) > 0 {
+		if err := t.EnqueueTasks(ctx, w.Tasks); err != nil {
+			return err
+		}
+	}
+	if len(w.History) > 0 {
+		return t.AppendHistory(ctx, w.History)
+	}
+	return nil
+}
+
+// writeTransition sends WriteTransition as one statement (the dialect's
+// writeTransition), checked like the job's own insert or update.
+func (t *sqlTx) writeTransition(ctx context.Context, w Transition) error {
+	j := w.Job
+	var (
+		q    string
+		args []any
+		err  error
+		now  time.Time
+		what = fmt.Sprintf("update job %q", j.ID)
+		gone = ErrNotFound
+	)
+	if w.Insert {
+		q, args, err = t.insertJob(*j)
+		what, gone = fmt.Sprintf("insert job %q", j.ID), ErrExists
+	} else {
+		q, args, now, err = t.updateJob(j)
+	}
+	if err != nil {
+		return err
+	}
+	if err := t.prepTasks(w.Tasks); err != nil {
+		return err
+	}
+	if err := t.prepHistory(w.History); err != nil {
+		return err
+	}
+	q, args = t.s.d.writeTransition(q, args, w)
+	if err := t.q.later(ctx, what, gone, q, args...); err != nil {
+		return err
+	}
+	if !w.Insert {
+		j.UpdatedAt = now
 	}
 	return nil
 }

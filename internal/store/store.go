@@ -274,6 +274,15 @@ type Store interface {
 	DeleteExpiredJobs(ctx context.Context, now time.Time, limit int) (int, error)
 }
 
+// Transition is what WriteTransition writes.
+type Transition struct {
+	Job       *Job
+	Insert    bool // a new job (else an update of Job)
+	DropTasks bool // delete the job's tasks first (it ended)
+	Tasks     []Task
+	History   []HistoryEvent
+}
+
 // Tx is the set of writes the runtime commits together.
 type Tx interface {
 	// InsertJob creates the job; if the id exists it returns (false, nil)
@@ -325,6 +334,15 @@ type Tx interface {
 	// next statement or its commit and leaves events' Seq unset; read the
 	// numbers back with History.
 	AppendHistory(ctx context.Context, events []HistoryEvent) error
+
+	// WriteTransition writes what one transition of w.Job leaves behind, as
+	// the methods of the same names would in this order: the job inserted
+	// (w.Insert, CreateJob) or updated (UpdateJob), with w.DropTasks the
+	// job's earlier tasks deleted (DeleteJobTasks), then w.Tasks enqueued
+	// (EnqueueTasks) and w.History appended (AppendHistory). Postgres sends
+	// it all as one statement with the transaction's next one or its
+	// commit.
+	WriteTransition(ctx context.Context, w Transition) error
 
 	// AddDescendant counts one more instance started under root, unless root
 	// already counts limit of them: then it changes nothing and returns

@@ -2,7 +2,11 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -146,5 +150,108 @@ func testCreateJob(t *testing.T, s store.Store) {
 	got, err := s.ClaimTasks(ctx, store.ClaimParams{Queues: []string{"cjq"}, Limit: 10, Lease: time.Minute, Worker: "w"})
 	if err != nil || len(got) != 0 {
 		t.Errorf("the failed transaction left tasks: %+v, %v", got, err)
+	}
+}
+
+// testWriteTransition pins WriteTransition: it writes what CreateJob or
+// UpdateJob, DeleteJobTasks, EnqueueTasks and AppendHistory would, in that
+// order, and a job whose insert or update fails leaves nothing of it.
+func testWriteTransition(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	write := func(w store.Transition) error {
+		return s.InTx(ctx, func(tx store.Tx) error { return tx.WriteTransition(ctx, w) })
+	}
+	kinds := func(id string) []string {
+		t.Helper()
+		tasks, err := s.JobTasks(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, tk := range tasks {
+			out = append(out, tk.Kind)
+		}
+		slices.Sort(out)
+		return out
+	}
+	seqs := func(id string) []string {
+		t.Helper()
+		hist, err := s.History(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, h := range hist {
+			out = append(out, fmt.Sprintf("%d:%s", h.Seq, h.Kind))
+		}
+		return out
+	}
+	now := time.Now().UTC()
+	job := &store.Job{ID: "wt", Entity: "e", Context: json.RawMessage(`{"n":1}`), Flow: "f", Version: "v", TaskQueue: "q", State: json.RawMessage(`{}`)}
+	err := write(store.Transition{Job: job, Insert: true,
+		Tasks: []store.Task{{JobID: "wt", Queue: "wtq", Kind: "run"},
+			{JobID: "wt", Queue: "wtq", Kind: "leased", Worker: "me", LeaseUntil: now.Add(time.Hour), Attempts: 1}},
+		History: []store.HistoryEvent{{JobID: "wt", Kind: "started"}, {JobID: "wt", Kind: "step"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := getDoc(t, s, "wt"); !reflect.DeepEqual(got, mustJSON(t, `{"n":1}`)) {
+		t.Errorf("entity %v", got)
+	}
+	if got := kinds("wt"); !reflect.DeepEqual(got, []string{"leased", "run"}) {
+		t.Errorf("tasks %v", got)
+	}
+	claimed, err := s.ClaimTasks(ctx, store.ClaimParams{Queues: []string{"wtq"}, Limit: 10, Lease: time.Minute, Worker: "w"})
+	if err != nil || len(claimed) != 1 || claimed[0].Kind != "run" {
+		t.Errorf("claimed %+v, %v; want the run task only (the other is leased at birth)", claimed, err)
+	}
+	if got := seqs("wt"); !reflect.DeepEqual(got, []string{"1:started", "2:step"}) {
+		t.Errorf("history %v", got)
+	}
+
+	// A taken id: ErrExists, and none of its tasks or history.
+	err = write(store.Transition{Job: &store.Job{ID: "wt", Entity: "e", Flow: "f", Version: "v", TaskQueue: "q"}, Insert: true,
+		Tasks: []store.Task{{JobID: "wt", Queue: "wtq", Kind: "again"}}, History: []store.HistoryEvent{{JobID: "wt", Kind: "again"}}})
+	if !errors.Is(err, store.ErrExists) {
+		t.Fatalf("insert of a taken id: %v, want ErrExists", err)
+	}
+	if got := kinds("wt"); !reflect.DeepEqual(got, []string{"leased", "run"}) {
+		t.Errorf("tasks after the failed insert %v", got)
+	}
+
+	// An update that ends the job: its tasks go, the new task of another
+	// job stays, history numbers on.
+	job.Context, job.Status = json.RawMessage(`{"n":2}`), store.StatusCompleted
+	job.CompletedAt = &now
+	err = write(store.Transition{Job: job, DropTasks: true,
+		Tasks: []store.Task{{JobID: "other", Queue: "wtq", Kind: "child"}}, History: []store.HistoryEvent{{JobID: "wt", Kind: "completed"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := s.GetJob(ctx, "wt")
+	if err != nil || j.Status != store.StatusCompleted || string(j.Context) != `{"n": 2}` && string(j.Context) != `{"n":2}` {
+		t.Errorf("after the update: %+v, %v", j, err)
+	}
+	if got := kinds("wt"); len(got) != 0 {
+		t.Errorf("tasks of the ended job %v, want none", got)
+	}
+	if got := kinds("other"); !reflect.DeepEqual(got, []string{"child"}) {
+		t.Errorf("tasks of the other job %v", got)
+	}
+	if got := seqs("wt"); !reflect.DeepEqual(got, []string{"1:started", "2:step", "3:completed"}) {
+		t.Errorf("history %v", got)
+	}
+
+	// An update of a job that is gone: ErrNotFound, nothing written.
+	err = write(store.Transition{Job: &store.Job{ID: "gone", Entity: "e", Status: store.StatusRunning},
+		Tasks: []store.Task{{JobID: "gone", Queue: "wtq", Kind: "run"}}, History: []store.HistoryEvent{{JobID: "gone", Kind: "step"}}})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("update of a missing job: %v, want ErrNotFound", err)
+	}
+	if got := kinds("gone"); len(got) != 0 {
+		t.Errorf("tasks of the failed update %v", got)
+	}
+	if got := seqs("gone"); len(got) != 0 {
+		t.Errorf("history of the failed update %v", got)
 	}
 }

@@ -32,7 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ClaimSkipLocked", testClaimSplit},
 		{"ExtendLease", testExtendLease},
 		{"ReleaseAndTake", testReleaseAndTake},
-		{"CreateJob", testCreateJob},
+		{"CreateJob", testCreateJob}, {"WriteTransition", testWriteTransition},
 		{"Wakeups", testWakeups},
 		{"History", testHistory},
 		{"FlowVersions", testFlowVersions},
