@@ -97,7 +97,16 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 		go func() {
 			defer wg.Done()
 			e.handle(actCtx, t, &cfg)
-			done <- struct{}{}
+			// The slot is free at once, not when this loop next looks: a
+			// caller told of the task's result may start an instance now,
+			// and its task is handed over only to a worker with a free slot
+			// (a declined hand-off costs a claim transaction). done only
+			// wakes the loop to claim.
+			lw.busy.Add(-1)
+			select {
+			case done <- struct{}{}:
+			default:
+			}
 		}()
 	}
 	var down time.Time // when claims began failing (zero: they work)
@@ -147,7 +156,6 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 				claim = true
 				select {
 				case <-done:
-					lw.busy.Add(-1)
 				case t := <-lw.tasks:
 					run(t) // its slot was taken when it was handed over
 				case <-ctx.Done():
@@ -170,7 +178,6 @@ func (e *Engine) Work(ctx context.Context, cfg WorkerConfig) error {
 			}
 			claim = true
 		case <-done:
-			lw.busy.Add(-1)
 		case t := <-lw.tasks:
 			run(t) // its slot was taken when it was handed over
 		case <-timer.C:
