@@ -128,7 +128,7 @@ func (e *Engine) runActivity(ctx context.Context, task store.Task, p payload, jo
 		}
 	}
 	ev := event{Kind: evOutcome, P: p, Attempt: attempt, Result: val, Err: err}
-	e.commitTask(ctx, task, prog, lost.Load, func(*txn) (event, error) { return ev, nil })
+	e.commitTask(ctx, task, prog, job, lost.Load, func(*txn) (event, error) { return ev, nil })
 }
 
 // logAttempt logs an activity attempt: a failed one at info, every one at

@@ -77,6 +77,7 @@ type txn struct {
 	ended      bool
 	now        time.Time
 	fresh      bool    // the instance is not written yet: commit inserts it
+	unlocked   bool    // read without a lock: commit checks its revision (beginFrom)
 	sigSeq     int     // signal tasks this transition sent to other instances
 	out        *outbox // tasks handed to this engine's workers (nil: none)
 	// did is what the command step being completed did, its templated
@@ -122,6 +123,25 @@ func (e *Engine) begin(ctx context.Context, tx store.Tx, p *program, id string, 
 	return x, nil
 }
 
+// beginFrom is begin on snap, the instance as read without a lock: nothing
+// is read, and the commit writes only if the instance is still at snap's
+// revision. It returns nil when snap is not running.
+func (e *Engine) beginFrom(ctx context.Context, tx store.Tx, p *program, snap *store.Job, children childSet) (*txn, error) {
+	if snap.Status != store.StatusRunning {
+		return nil, nil
+	}
+	if snap.Flow != p.Name || snap.Version != p.Version {
+		return nil, fmt.Errorf("instance %q runs %s@%s, not %s@%s", snap.ID, snap.Flow, snap.Version, p.Name, p.Version)
+	}
+	job := *snap
+	x, err := e.resume(p, &job, children)
+	if err != nil {
+		return nil, err
+	}
+	x.ctx, x.tx, x.unlocked = ctx, tx, true
+	return x, nil
+}
+
 // resume decodes a stored instance into a transition in memory, touching
 // no database: the interpreter's half of begin.
 func (e *Engine) resume(p *program, job *store.Job, children childSet) (*txn, error) {
@@ -154,7 +174,7 @@ func (x *txn) commit() error {
 	}
 	// The instance, its tasks and history: one statement on Postgres.
 	err := x.tx.WriteTransition(x.ctx, store.Transition{Job: x.job, Insert: x.fresh,
-		DropTasks: x.ended && !x.fresh, Tasks: x.tasks, History: x.events})
+		DropTasks: x.ended && !x.fresh, Unlocked: x.unlocked, Tasks: x.tasks, History: x.events})
 	if x.fresh && errors.Is(err, store.ErrExists) {
 		return errExists
 	}

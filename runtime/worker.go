@@ -294,7 +294,7 @@ func (e *Engine) handle(ctx context.Context, task store.Task, cfg *WorkerConfig)
 		// down one worker after another.
 		msg := fmt.Sprintf("%s task claimed %d times without finishing (limit %d): the workers handling it stopped or failed each time",
 			task.Kind, task.Attempts-1, e.lim.MaxTaskAttempts)
-		e.commitTask(ctx, task, prog, nil, func(*txn) (event, error) { return event{Kind: evStuck, Message: msg}, nil })
+		e.commitTask(ctx, task, prog, nil, nil, func(*txn) (event, error) { return event{Kind: evStuck, Message: msg}, nil })
 		return
 	}
 	if task.Attempts > 1 {
@@ -304,7 +304,7 @@ func (e *Engine) handle(ctx context.Context, task store.Task, cfg *WorkerConfig)
 		e.runActivity(ctx, task, p, job, prog, cfg)
 		return
 	}
-	e.commitTask(ctx, task, prog, nil, func(x *txn) (event, error) {
+	e.commitTask(ctx, task, prog, job, nil, func(x *txn) (event, error) {
 		return x.eventOf(&task, p)
 	})
 }
@@ -331,12 +331,13 @@ func outageDelay(down time.Duration) time.Duration {
 // infrastructure failure (store.IsTransient) is tried again on a fresh
 // connection with a back-off that tracks the outage, for as long as lost
 // (nil: never) says the task is still this worker's and at most one lease;
-// other failures reschedule the task.
-func (e *Engine) commitTask(ctx context.Context, task store.Task, prog *program, lost func() bool, ev func(x *txn) (event, error)) {
+// other failures reschedule the task. snap, when set, is the instance as
+// the task's claim read it (transition).
+func (e *Engine) commitTask(ctx context.Context, task store.Task, prog *program, snap *store.Job, lost func() bool, ev func(x *txn) (event, error)) {
 	began := time.Now()
 	var down time.Time // when the current outage began
 	for {
-		err := e.commitOnce(task, prog, ev)
+		err := e.commitOnce(task, prog, snap, ev)
 		if err == nil {
 			return
 		}
@@ -355,7 +356,7 @@ func (e *Engine) commitTask(ctx context.Context, task store.Task, prog *program,
 	}
 }
 
-func (e *Engine) commitOnce(task store.Task, prog *program, ev func(x *txn) (event, error)) error {
+func (e *Engine) commitOnce(task store.Task, prog *program, snap *store.Job, ev func(x *txn) (event, error)) error {
 	return e.res.retryStale(func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), e.lim.DBTimeout)
 		defer cancel()
@@ -363,15 +364,21 @@ func (e *Engine) commitOnce(task store.Task, prog *program, ev func(x *txn) (eve
 		if err != nil {
 			return err
 		}
-		return e.transition(ctx, &task, prog, children, ev)
+		return e.transition(ctx, &task, prog, children, snap, ev)
 	})
 }
 
 // transition applies the event mkEvent makes (once per transaction: it may
-// read the database) to the locked instance, runs its threads (interpret)
-// and commits it together with the deletion of task (nil: none). A task
-// another worker already handled is ignored.
-func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program, children childSet, mkEvent func(x *txn) (event, error)) error {
+// read the database) to the instance, runs its threads (interpret) and
+// commits it together with the deletion of task (nil: none). A task another
+// worker already handled is ignored.
+//
+// With snap (the instance as the task's claim or hand-off read it) the
+// transition reads nothing first: it runs on snap and writes only if the
+// instance is still at snap's revision (store.Transition.Unlocked), so a
+// transition whose instance nobody touched meanwhile costs one round trip.
+// If it was touched, the transition runs again on the locked instance.
+func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program, children childSet, snap *store.Job, mkEvent func(x *txn) (event, error)) error {
 	jobID, kind := "", ""
 	if task != nil {
 		jobID, kind = task.JobID, task.Kind
@@ -383,11 +390,20 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 	var done *txn        // the transition committed, for its span
 	out := &outbox{l: &e.loc}
 	pe := newPeers()
+	if snap != nil && snap.ID != jobID {
+		snap = nil
+	}
 	err := rerun(func() error {
-		return e.st.InTx(ctx, func(tx store.Tx) error {
+		err := e.st.InTx(ctx, func(tx store.Tx) error {
 			ended, committed, after, done = nil, nil, nil, nil
 			out.reset()
-			x, err := e.begin(ctx, tx, prog, jobID, children)
+			var x *txn
+			var err error
+			if snap != nil {
+				x, err = e.beginFrom(ctx, tx, prog, snap, children)
+			} else {
+				x, err = e.begin(ctx, tx, prog, jobID, children)
+			}
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
@@ -430,6 +446,11 @@ func (e *Engine) transition(ctx context.Context, task *store.Task, prog *program
 			committed, after, spawned, done = x.job, x.in, x.spawned, x
 			return x.save()
 		})
+		if snap != nil && errors.Is(err, store.ErrChanged) {
+			snap = nil // touched since it was read: lock it this time
+			return errRerun
+		}
+		return err
 	})
 	if err != nil {
 		out.release()

@@ -56,7 +56,7 @@ func ParseCursor(s string) (*Cursor, error) {
 // instance is, not its entity or cursor state.
 const listCols = `id, entity, NULL, COALESCE(status, ''), COALESCE(flow, ''), COALESCE(version, ''),
 COALESCE(task_queue, ''), NULL, NULL, NULL, COALESCE(error, ''), created_at, updated_at, completed_at,
-COALESCE(root_id, id), COALESCE(parent_id, ''), depth`
+COALESCE(root_id, id), COALESCE(parent_id, ''), depth, rev`
 
 func (s *sqlStore) ListJobs(ctx context.Context, p ListParams) ([]Job, error) {
 	if p.Limit < 0 || p.Limit > MaxListLimit {

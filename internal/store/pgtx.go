@@ -20,13 +20,18 @@ type pgTx struct {
 	conn   *pgxpool.Conn
 	queued []queuedStmt
 	begun  bool // BEGIN was sent
+	// owner numbers the function of a group commit now running; blamed is
+	// the owner of the queued statement that failed (-1: none), which the
+	// error reaches later, at another function's read or at the commit.
+	owner, blamed int
 }
 
 type queuedStmt struct {
-	what string // what the statement does, for its errors
-	sql  string
-	args []any
-	gone error // reported when its guard (guardSQL) trips
+	what  string // what the statement does, for its errors
+	sql   string
+	args  []any
+	gone  error // reported when its guard (guardSQL) trips
+	owner int   // pgTx.owner when it was queued
 }
 
 // roundTrips counts the batches pgTx and the claim send to Postgres, for
@@ -38,7 +43,7 @@ var roundTrips atomic.Int64
 func RoundTrips() int64 { return roundTrips.Load() }
 
 func (t *pgTx) later(_ context.Context, what string, gone error, q string, args ...any) error {
-	t.queued = append(t.queued, queuedStmt{what: what, sql: q, args: args, gone: gone})
+	t.queued = append(t.queued, queuedStmt{what: what, sql: q, args: args, gone: gone, owner: t.owner})
 	return nil
 }
 
@@ -72,6 +77,7 @@ func (t *pgTx) send(ctx context.Context, q string, args []any) (pgx.BatchResults
 	for _, s := range queued {
 		if _, err := br.Exec(); err != nil {
 			br.Close()
+			t.blamed = s.owner
 			return nil, laterErr(s.what, s.gone, err)
 		}
 	}
@@ -164,7 +170,7 @@ func (b *pgBackend) txOnce(ctx context.Context, fn func(q querier) error) (err e
 	if err != nil {
 		return err
 	}
-	t := &pgTx{conn: conn}
+	t := &pgTx{conn: conn, blamed: -1}
 	done := false
 	defer func() {
 		if !done {

@@ -50,7 +50,7 @@ func claimJobsSQL(claim string) string {
 	return `WITH c AS (` + claim + `)
 SELECT c.*, COALESCE(j.id, ''), COALESCE(j.entity, ''), j.context, COALESCE(j.status, ''), COALESCE(j.flow, ''),
 COALESCE(j.version, ''), COALESCE(j.task_queue, ''), j.input, j.state, j.result, COALESCE(j.error, ''),
-j.created_at, j.updated_at, j.completed_at, COALESCE(j.root_id, j.id, ''), COALESCE(j.parent_id, ''), COALESCE(j.depth, 0)
+j.created_at, j.updated_at, j.completed_at, COALESCE(j.root_id, j.id, ''), COALESCE(j.parent_id, ''), COALESCE(j.depth, 0), COALESCE(j.rev, 0)
 FROM c LEFT JOIN jobs j ON j.id = c.job_id`
 }
 
@@ -98,7 +98,7 @@ func (b *pgBackend) claimOnce(ctx context.Context, prelude, q string, args []any
 		var dest []any
 		if withJobs {
 			dest = []any{&j.ID, &j.Entity, jsonCol{&j.Context}, &j.Status, &j.Flow, &j.Version, &j.TaskQueue,
-				jsonCol{&j.Input}, jsonCol{&j.State}, jsonCol{&j.Result}, &j.Error, &jc, &ju, &jd, &j.Root, &j.Parent, &j.Depth}
+				jsonCol{&j.Input}, jsonCol{&j.State}, jsonCol{&j.Result}, &j.Error, &jc, &ju, &jd, &j.Root, &j.Parent, &j.Depth, &j.Rev}
 		}
 		t, err := scanTask(r, dest...)
 		if err != nil {
@@ -356,9 +356,14 @@ func (b *pgBackend) commitGroup(group []*groupReq) {
 			break
 		}
 		failed := -1
+		var pt *pgTx
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(group[0].ctx), groupTimeout)
 		err := b.txOnce(ctx, func(q querier) error {
+			pt, _ = q.(*pgTx)
 			for i, r := range group {
+				if pt != nil {
+					pt.owner = i
+				}
 				if err := guard(func() error { return r.fn(q) }); err != nil {
 					failed = i
 					return err
@@ -367,6 +372,11 @@ func (b *pgBackend) commitGroup(group []*groupReq) {
 			return nil
 		})
 		cancel()
+		if err != nil && pt != nil && pt.blamed >= 0 {
+			// A write queued by an earlier function failed, reported at a
+			// later one's read or at the commit.
+			failed = pt.blamed
+		}
 		if err == nil {
 			b.grouped.Add(int64(len(group)))
 			for _, r := range group {
@@ -379,9 +389,8 @@ func (b *pgBackend) commitGroup(group []*groupReq) {
 			alone, group = append(alone, group...), nil
 			break
 		}
-		// The function that failed runs alone (an error it met may also
-		// be a write of the one before, sent with its first read); the
-		// rest try again together.
+		// The function that failed runs alone; the rest try again
+		// together.
 		alone = append(alone, group[failed])
 		group = append(group[:failed:failed], group[failed+1:]...)
 	}

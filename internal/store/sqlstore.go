@@ -35,7 +35,7 @@ type sqlStore struct {
 
 const jobCols = `id, entity, context, COALESCE(status, ''), COALESCE(flow, ''), COALESCE(version, ''),
 COALESCE(task_queue, ''), input, state, result, COALESCE(error, ''), created_at, updated_at, completed_at,
-COALESCE(root_id, id), COALESCE(parent_id, ''), depth`
+COALESCE(root_id, id), COALESCE(parent_id, ''), depth, rev`
 
 func (s *sqlStore) Dialect() string { return s.d.name }
 func (s *sqlStore) App() string     { return s.app }
@@ -190,7 +190,7 @@ func scanJob(r row, extra ...any) (*Job, error) {
 	var created, updated, completed timeCol
 	err := r.Scan(append([]any{&j.ID, &j.Entity, jsonCol{&j.Context}, &j.Status, &j.Flow, &j.Version, &j.TaskQueue,
 		jsonCol{&j.Input}, jsonCol{&j.State}, jsonCol{&j.Result}, &j.Error, &created, &updated, &completed,
-		&j.Root, &j.Parent, &j.Depth}, extra...)...)
+		&j.Root, &j.Parent, &j.Depth, &j.Rev}, extra...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -554,9 +554,9 @@ func (t *sqlTx) GetJob(ctx context.Context, id string, forUpdate bool) (*Job, er
 	return getJob(ctx, t.q, id, lock)
 }
 
-// updateJob is the statement that writes j's mutable fields, and when it
-// sets j.UpdatedAt.
-func (t *sqlTx) updateJob(j *Job) (string, []any, time.Time, error) {
+// updateJob is the statement that writes j's mutable fields, with check
+// only while the row is at revision j.Rev, and when it sets j.UpdatedAt.
+func (t *sqlTx) updateJob(j *Job, check bool) (string, []any, time.Time, error) {
 	doc := j.Context
 	if len(doc) == 0 || string(doc) == "null" {
 		doc = json.RawMessage(`{}`)
@@ -571,19 +571,33 @@ func (t *sqlTx) updateJob(j *Job) (string, []any, time.Time, error) {
 	}
 	d := t.s.d
 	now := t.s.now()
-	return `UPDATE jobs SET context = $2, status = $3, state = $4, result = $5, error = $6,
-completed_at = $7, updated_at = $8 WHERE id = $1`,
-		[]any{j.ID, d.jsonArg(doc), j.Status, d.jsonArg(j.State), d.jsonArg(j.Result), j.Error, t.optTime(j.CompletedAt), d.timeArg(now)},
-		now, nil
+	q := `UPDATE jobs SET context = $2, status = $3, state = $4, result = $5, error = $6,
+completed_at = $7, updated_at = $8, rev = rev + 1 WHERE id = $1`
+	args := []any{j.ID, d.jsonArg(doc), j.Status, d.jsonArg(j.State), d.jsonArg(j.Result), j.Error, t.optTime(j.CompletedAt), d.timeArg(now)}
+	if check {
+		q += ` AND rev = $9`
+		args = append(args, j.Rev)
+	}
+	return q, args, now, nil
 }
 
 func (t *sqlTx) UpdateJob(ctx context.Context, j *Job) error {
-	q, args, now, err := t.updateJob(j)
+	return t.update(ctx, j, false)
+}
+
+// update is UpdateJob, with check only while the row is at revision j.Rev
+// (else ErrChanged).
+func (t *sqlTx) update(ctx context.Context, j *Job, check bool) error {
+	q, args, now, err := t.updateJob(j, check)
 	if err != nil {
 		return err
 	}
+	gone := ErrNotFound
+	if check {
+		gone = ErrChanged
+	}
 	if t.q.pipelines() {
-		if err := t.q.later(ctx, fmt.Sprintf("update job %q", j.ID), ErrNotFound, guardSQL(q), args...); err != nil {
+		if err := t.q.later(ctx, fmt.Sprintf("update job %q", j.ID), gone, guardSQL(q), args...); err != nil {
 			return err
 		}
 	} else {
@@ -592,10 +606,11 @@ func (t *sqlTx) UpdateJob(ctx context.Context, j *Job) error {
 			return fmt.Errorf("update job %q: %w", j.ID, err)
 		}
 		if n == 0 {
-			return fmt.Errorf("update job %q: %w", j.ID, ErrNotFound)
+			return fmt.Errorf("update job %q: %w", j.ID, gone)
 		}
 	}
 	j.UpdatedAt = now
+	j.Rev++
 	return nil
 }
 
@@ -618,7 +633,7 @@ func (t *sqlTx) Apply(ctx context.Context, jobID string, cmds []Command) (json.R
 	}
 	if !readOnly(cmds) {
 		d := t.s.d
-		if _, err := t.q.exec(ctx, `UPDATE jobs SET context = $2, updated_at = $3 WHERE id = $1`,
+		if _, err := t.q.exec(ctx, `UPDATE jobs SET context = $2, updated_at = $3, rev = rev + 1 WHERE id = $1`,
 			jobID, d.jsonArg(b), d.timeArg(t.s.now())); err != nil {
 			return nil, fmt.Errorf("apply to job %q: %w", jobID, err)
 		}
@@ -798,7 +813,7 @@ func (t *sqlTx) WriteTransition(ctx context.Context, w Transition) error {
 		if err := t.CreateJob(ctx, *w.Job); err != nil {
 			return err
 		}
-	} else if err := t.UpdateJob(ctx, w.Job); err != nil {
+	} else if err := t.update(ctx, w.Job, w.Unlocked); err != nil {
 		return err
 	}
 	if w.DropTasks {
@@ -833,7 +848,10 @@ func (t *sqlTx) writeTransition(ctx context.Context, w Transition) error {
 		q, args, err = t.insertJob(*j)
 		what, gone = fmt.Sprintf("insert job %q", j.ID), ErrExists
 	} else {
-		q, args, now, err = t.updateJob(j)
+		q, args, now, err = t.updateJob(j, w.Unlocked)
+		if w.Unlocked {
+			gone = ErrChanged
+		}
 	}
 	if err != nil {
 		return err
@@ -848,8 +866,11 @@ func (t *sqlTx) writeTransition(ctx context.Context, w Transition) error {
 	if err := t.q.later(ctx, what, gone, q, args...); err != nil {
 		return err
 	}
-	if !w.Insert {
+	if w.Insert {
+		j.Rev = 0
+	} else {
 		j.UpdatedAt = now
+		j.Rev++
 	}
 	return nil
 }

@@ -26,6 +26,9 @@ var (
 	ErrTaskGone = errors.New("task gone or claimed again")
 	// ErrExists is CreateJob's error for an id that is taken.
 	ErrExists = errors.New("instance exists")
+	// ErrChanged fails a WriteTransition with Unlocked whose job was
+	// updated (or deleted) since it was read.
+	ErrChanged = errors.New("instance changed since it was read")
 )
 
 // Job statuses stored in jobs.status.
@@ -59,6 +62,9 @@ type Job struct {
 	Root   string
 	Parent string
 	Depth  int
+	// Rev counts the row's updates (0 when inserted); see
+	// Transition.Unlocked.
+	Rev int64
 }
 
 // Task is a unit of work on a queue: "advance this instance". Timers are tasks
@@ -279,8 +285,12 @@ type Transition struct {
 	Job       *Job
 	Insert    bool // a new job (else an update of Job)
 	DropTasks bool // delete the job's tasks first (it ended)
-	Tasks     []Task
-	History   []HistoryEvent
+	// Unlocked: the job was read without locking its row, as revision
+	// Job.Rev; the update (and so the whole transition) fails with
+	// ErrChanged unless the row still has that revision.
+	Unlocked bool
+	Tasks    []Task
+	History  []HistoryEvent
 }
 
 // Tx is the set of writes the runtime commits together.
@@ -296,7 +306,8 @@ type Tx interface {
 	// GetJob reads a job; with forUpdate it locks the row until commit.
 	GetJob(ctx context.Context, id string, forUpdate bool) (*Job, error)
 	// UpdateJob writes the mutable fields of j (Context, Status, State,
-	// Result, Error, CompletedAt); UpdatedAt is set by the store.
+	// Result, Error, CompletedAt); UpdatedAt is set by the store, and Rev
+	// counts the update.
 	UpdateJob(ctx context.Context, j *Job) error
 	// Apply locks the job row, applies cmds in order to its entity document
 	// and writes it; if any command cannot apply, it returns an error and

@@ -242,6 +242,38 @@ func testWriteTransition(t *testing.T, s store.Store) {
 		t.Errorf("history %v", got)
 	}
 
+	// Unlocked: written only while the row is at the revision read.
+	stale, err := s.GetJob(ctx, "wt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stale.Rev != job.Rev {
+		t.Fatalf("revision read %d, written %d", stale.Rev, job.Rev)
+	}
+	fresh := *stale
+	fresh.Error = "changed"
+	if err := write(store.Transition{Job: &fresh, Unlocked: true}); err != nil {
+		t.Fatalf("unlocked write at the revision read: %v", err)
+	}
+	if fresh.Rev != stale.Rev+1 {
+		t.Errorf("revision after the write %d, want %d", fresh.Rev, stale.Rev+1)
+	}
+	stale.Error = "lost update"
+	err = write(store.Transition{Job: stale, Unlocked: true,
+		Tasks: []store.Task{{JobID: "wt", Queue: "wtq", Kind: "stale"}}, History: []store.HistoryEvent{{JobID: "wt", Kind: "stale"}}})
+	if !errors.Is(err, store.ErrChanged) {
+		t.Fatalf("unlocked write of a changed job: %v, want ErrChanged", err)
+	}
+	if j, err := s.GetJob(ctx, "wt"); err != nil || j.Error != "changed" || j.Rev != fresh.Rev {
+		t.Errorf("after the refused write: %+v, %v", j, err)
+	}
+	if got := kinds("wt"); len(got) != 0 {
+		t.Errorf("tasks of the refused write %v", got)
+	}
+	if got := seqs("wt"); len(got) != 3 {
+		t.Errorf("history after the refused write %v", got)
+	}
+
 	// An update of a job that is gone: ErrNotFound, nothing written.
 	err = write(store.Transition{Job: &store.Job{ID: "gone", Entity: "e", Status: store.StatusRunning},
 		Tasks: []store.Task{{JobID: "gone", Queue: "wtq", Kind: "run"}}, History: []store.HistoryEvent{{JobID: "gone", Kind: "step"}}})
