@@ -6,9 +6,11 @@ import (
 	"github.com/memflow/memflow/internal/store"
 )
 
-// The interpreter. A transition has three parts: the committer locks the
-// instance and reads what the transition needs (begin, the signal tasks to
-// merge, the programs of children it may start); the interpreter applies one
+// The interpreter. A transition has three parts: the committer takes the
+// instance (the copy its task carried, checked by revision at commit, or
+// the locked row: begin, beginFrom) and reads what the transition needs
+// (the signal tasks to merge, the programs of children it may start); the
+// interpreter applies one
 // event to the instance in memory (on) and runs its threads until each waits
 // or ends (drain); the committer then writes what the interpreter left in
 // the txn, its effects: the instance state and entity (seal), the tasks to

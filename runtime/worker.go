@@ -327,12 +327,11 @@ func outageDelay(down time.Duration) time.Duration {
 // programs of the workflows prog may start as children. A child resolved
 // from this engine's memory that no longer serves (another process loaded or
 // removed it) fails the commit; the transition runs again at once with the
-// child resolved afresh. An
-// infrastructure failure (store.IsTransient) is tried again on a fresh
-// connection with a back-off that tracks the outage, for as long as lost
-// (nil: never) says the task is still this worker's and at most one lease;
-// other failures reschedule the task. snap, when set, is the instance as
-// the task's claim read it (transition).
+// child resolved afresh. An infrastructure failure (store.IsTransient) is
+// tried again on a fresh connection with a back-off that tracks the outage,
+// for as long as lost (nil: never) says the task is still this worker's and
+// at most one lease; other failures reschedule the task. snap, when set, is
+// the instance as the task's claim or hand-off read it (transition).
 func (e *Engine) commitTask(ctx context.Context, task store.Task, prog *program, snap *store.Job, lost func() bool, ev func(x *txn) (event, error)) {
 	began := time.Now()
 	var down time.Time // when the current outage began
