@@ -350,7 +350,7 @@ func (b *pgBackend) commitGroup(group []*groupReq) {
 	}
 	size := len(group)
 	for len(group) > 1 {
-		if len(alone) > size/4 {
+		if len(alone) > size/3 {
 			// Too many fail: each runs alone rather than the group again.
 			alone, group = append(alone, group...), nil
 			break
