@@ -563,7 +563,7 @@ func (e *Engine) newRun(ctx context.Context, tx store.Tx, p *program, id string,
 	if err != nil {
 		return nil, err
 	}
-	return &txn{e: e, ctx: ctx, tx: tx, job: job, prog: p, in: in, children: children, fresh: true,
+	return &txn{e: e, binding: binding{ctx: ctx, tx: tx}, job: job, prog: p, in: in, children: children, fresh: true,
 		entity: ent, entityJSON: job.Context, tasks: tasks, events: []store.HistoryEvent{started},
 		budget: maxStepsPerTx, now: job.CreatedAt}, nil
 }

@@ -129,7 +129,7 @@ func interpret(x *txn, again func() (*txn, error), read func(ids []string) error
 		if err != nil {
 			return nil, err
 		}
-		next.ctx, next.tx, next.out, next.peers, next.unlocked = x.ctx, x.tx, x.out, x.peers, x.unlocked
+		next.binding = x.binding
 		x = next
 	}
 }

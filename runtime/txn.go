@@ -60,9 +60,8 @@ const maxStepsPerTx = 1000
 // txn is one transition of one instance: everything it changes is written by
 // commit in the surrounding transaction.
 type txn struct {
-	e        *Engine
-	ctx      context.Context
-	tx       store.Tx
+	e *Engine
+	binding
 	job      *store.Job
 	prog     *program
 	in       *instance
@@ -76,10 +75,8 @@ type txn struct {
 	budget     int
 	ended      bool
 	now        time.Time
-	fresh      bool    // the instance is not written yet: commit inserts it
-	unlocked   bool    // read without a lock: commit checks its revision (beginFrom)
-	sigSeq     int     // signal tasks this transition sent to other instances
-	out        *outbox // tasks handed to this engine's workers (nil: none)
+	fresh      bool // the instance is not written yet: commit inserts it
+	sigSeq     int  // signal tasks this transition sent to other instances
 	// did is what the command step being completed did, its templated
 	// paths rendered (history detail "did"); complete takes it.
 	did string
@@ -87,15 +84,24 @@ type txn struct {
 	// (for metrics once it commits).
 	spawned []string
 
-	// Other instances (peers.go): what is known of them, the ids steps
-	// still need to know (their threads parked), and what the transition
-	// does to them at commit.
-	peers   *peers
+	// Other instances (peers.go): the ids steps still need to know (their
+	// threads parked), and what the transition does to them at commit.
 	needs   []string
 	parked  bool // the step just run needs an id: its thread stops here
 	keeps   []store.PendingSignal
 	spawns  []spawn
 	watches []watch
+}
+
+// binding is the committer's side of a transition: the transaction it
+// runs in and what the committer keeps for it. Every pass of the
+// interpreter over one event (interpret) shares it whole.
+type binding struct {
+	ctx      context.Context
+	tx       store.Tx
+	out      *outbox // tasks handed to this engine's workers (nil: none)
+	peers    *peers  // what is known of other instances (peers.go)
+	unlocked bool    // read without a lock: commit checks its revision (beginFrom)
 }
 
 // errParked is what a step returns after need: the step neither fails nor

@@ -48,9 +48,9 @@ func Grouped(s Store) int64 {
 	if ss, ok := s.(*sqlStore); ok {
 		switch b := ss.b.(type) {
 		case *sqliteBackend:
-			return b.grouped.Load()
+			return b.group.grouped.Load()
 		case *pgBackend:
-			return b.grouped.Load()
+			return b.group.grouped.Load()
 		}
 	}
 	return 0

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,12 +35,7 @@ type pgBackend struct {
 	stopNotify context.CancelFunc
 	notifyDone chan struct{}
 
-	// Group commit (inTx): transactions waiting for a leader, and how
-	// many leaders run groups now.
-	gmu     sync.Mutex
-	waiting []*groupReq
-	leaders int
-	grouped atomic.Int64 // functions committed in a group of several
+	group groupQueue // group commit (inTx)
 }
 
 // claimJobsSQL wraps a claim statement so it also returns each task's job
@@ -219,13 +213,13 @@ func openPostgres(ctx context.Context, url, app string, o options) (Store, error
 	cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
 	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
 		// Every statement is prepared once per connection with its values
-		// bound; planning each execution anew (Postgres' custom plans for a
-		// statement's first runs, and whenever they look cheaper) cost more
-		// than the statements themselves: a third of a workflow's time at one
-		// caller (BENCHMARKS.md). The plans are the same for every value:
-		// lookups by key, and Find's conditions name their entity type
-		// literally, so its partial indexes are used (TestPostgresFindUsesIndex checks
-		// the generic plan). A URL that sets plan_cache_mode keeps its own.
+		// bound; Postgres' custom plans, made anew for an execution whenever
+		// they look cheaper, took a one-activity workflow at one caller
+		// from a p50 of 1.5-1.7 ms to 2.4-2.7 ms (BENCHMARKS.md). The plans
+		// are the same for every value: lookups by key, and Find's
+		// conditions name their entity type literally, so its partial
+		// indexes are used (TestPostgresFindUsesIndex checks the generic
+		// plan). A URL that sets plan_cache_mode keeps its own.
 		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -234,6 +228,7 @@ func openPostgres(ctx context.Context, url, app string, o options) (Store, error
 	}
 	b := &pgBackend{pgPool: pool, channel: wakeupChannel(schema), pending: map[string]bool{},
 		kick: make(chan struct{}, 1), notifyDone: make(chan struct{})}
+	b.group = groupQueue{max: pgMaxGroup, commit: b.commitGroup, mayLead: pgMayLead}
 	var held string
 	err = b.inTx(ctx, func(q querier) error {
 		if _, err := q.exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(b.channel)); err != nil {
@@ -295,44 +290,13 @@ const (
 // function's failure never undoes another's work. A lone transaction runs at
 // once, with no wait added.
 func (b *pgBackend) inTx(ctx context.Context, fn func(q querier) error) error {
-	req := &groupReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
-	b.gmu.Lock()
-	b.waiting = append(b.waiting, req)
-	// One leader takes all; another starts only when a crowd waits, so
-	// groups form instead of many lone transactions.
-	lead := b.leaders == 0 || b.leaders < pgLeaders && len(b.waiting) > pgCrowd
-	if lead {
-		b.leaders++
-	}
-	b.gmu.Unlock()
-	if lead {
-		b.lead()
-	}
-	select {
-	case err := <-req.done:
-		return err
-	case <-ctx.Done():
-		// The leader still answers req (done is buffered); this caller
-		// stops waiting. Whether its function committed is unknown.
-		return ctx.Err()
-	}
+	return b.group.run(ctx, fn)
 }
 
-// lead commits the waiting functions in groups until none waits.
-func (b *pgBackend) lead() {
-	for {
-		b.gmu.Lock()
-		n := min(len(b.waiting), pgMaxGroup)
-		if n == 0 {
-			b.leaders--
-			b.gmu.Unlock()
-			return
-		}
-		group := b.waiting[:n:n]
-		b.waiting = append([]*groupReq(nil), b.waiting[n:]...)
-		b.gmu.Unlock()
-		b.commitGroup(group)
-	}
+// pgMayLead: one leader takes all; another starts only when a crowd waits,
+// so groups form instead of many lone transactions.
+func pgMayLead(leaders, waiting int) bool {
+	return leaders == 0 || leaders < pgLeaders && waiting > pgCrowd
 }
 
 func (b *pgBackend) commitGroup(group []*groupReq) {
@@ -378,7 +342,7 @@ func (b *pgBackend) commitGroup(group []*groupReq) {
 			failed = pt.blamed
 		}
 		if err == nil {
-			b.grouped.Add(int64(len(group)))
+			b.group.grouped.Add(int64(len(group)))
 			for _, r := range group {
 				r.done <- nil
 			}

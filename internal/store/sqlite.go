@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite" // registers the "sqlite" driver
@@ -30,19 +29,9 @@ type sqliteBackend struct {
 	stmts       stmtCache
 	synchronous string // the connection's PRAGMA synchronous level, restored after light transactions
 
-	// Group commit (inTx): transactions asked for while one runs wait in
-	// waiting; the caller that found none running commits them together.
-	gmu     sync.Mutex
-	waiting []*groupReq
-	leading bool
-	grouped atomic.Int64 // functions committed in a group of more than one
-}
-
-// groupReq is one InTx call waiting for a group commit.
-type groupReq struct {
-	ctx  context.Context
-	fn   func(q querier) error
-	done chan error
+	// Group commit (inTx): transactions asked for while one runs wait;
+	// the caller that found none running commits them together.
+	group groupQueue
 }
 
 func openSQLite(ctx context.Context, path, app string, o options) (Store, error) {
@@ -58,6 +47,8 @@ func openSQLite(ctx context.Context, path, app string, o options) (Store, error)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
 	b := &sqliteBackend{db: db}
+	// One leader: the file has one writer.
+	b.group = groupQueue{max: maxGroup, commit: b.commitGroup, mayLead: func(leaders, _ int) bool { return leaders == 0 }}
 	var held string
 	err = b.inTx(ctx, func(q querier) error {
 		if err := migrate(ctx, q, sqliteDialect.name); err != nil {
@@ -99,44 +90,11 @@ const busyRetryWindow = time.Minute
 // one commit (one sync of the log) for them all. A lone transaction runs as
 // before, with no wait added.
 func (b *sqliteBackend) inTx(ctx context.Context, fn func(q querier) error) error {
-	req := &groupReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
-	b.gmu.Lock()
-	b.waiting = append(b.waiting, req)
-	lead := !b.leading
-	b.leading = true
-	b.gmu.Unlock()
-	if lead {
-		b.lead()
-	}
-	select {
-	case err := <-req.done:
-		return err
-	case <-ctx.Done():
-		// The leader still answers req (done is buffered); this caller
-		// stops waiting. Whether its function committed is unknown.
-		return ctx.Err()
-	}
+	return b.group.run(ctx, fn)
 }
 
 // maxGroup bounds the functions one group commit runs.
 const maxGroup = 64
-
-// lead commits the waiting functions in groups until none waits.
-func (b *sqliteBackend) lead() {
-	for {
-		b.gmu.Lock()
-		n := min(len(b.waiting), maxGroup)
-		if n == 0 {
-			b.leading = false
-			b.gmu.Unlock()
-			return
-		}
-		group := b.waiting[:n:n]
-		b.waiting = append([]*groupReq(nil), b.waiting[n:]...)
-		b.gmu.Unlock()
-		b.commitGroup(group)
-	}
-}
 
 func (b *sqliteBackend) commitGroup(group []*groupReq) {
 	if len(group) == 1 {
@@ -145,7 +103,7 @@ func (b *sqliteBackend) commitGroup(group []*groupReq) {
 		r.done <- guard(func() error { return runTx(r.ctx, b.db, &b.stmts, r.fn) })
 		return
 	}
-	b.grouped.Add(int64(len(group)))
+	b.group.grouped.Add(int64(len(group)))
 	ctx := context.WithoutCancel(group[0].ctx)
 	b.stmts.prepareWanted(ctx, b.db)
 	errs := make([]error, len(group))
